@@ -1,0 +1,38 @@
+# Thin wrapper over CMake. `make` builds, `make test` installs what is missing,
+# builds and runs every test (also once under ASan+UBSan), `make demo` runs the demo.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build test test-fast test-asan demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Every test, then the C unit tests and busted specs again under the sanitizers.
+test: deps
+	@$(MAKE) --no-print-directory test-fast test-asan
+
+test-fast: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLUNAR_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+demo: deps build
+	@bash scripts/demo.sh $(BUILD)/lunar
+
+bench: build
+	@bash bench/run.sh $(BUILD)/lunar
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
