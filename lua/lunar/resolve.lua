@@ -1,0 +1,134 @@
+-- Per-job resolution of policies: every kubernetes setting given as a
+-- function is called for the job (protected, with an instruction budget) and
+-- its result is validated with the same schema as a static value.
+--
+-- Order (documented in the README): services(job, requested) first, because
+-- it decides which images exist; then pull_policy(job, image) once per image
+-- (build image, then each service); then every other function-valued key in
+-- alphabetical order, each as f(job). pod_spec functions run later, after the
+-- Pod is built (lunar.render).
+local lunar = require "lunar"
+local config = require "lunar.config"
+local schema = require "lunar.schema"
+local readonly = require "lunar.readonly"
+
+local M = {}
+
+local function where(fn)
+  local info = debug.getinfo(fn, "S")
+  return info.short_src .. ":" .. info.linedefined
+end
+
+-- Calls a policy; returns its first result or raises "policy <name> failed: ...".
+function M.call(name, fn, ...)
+  local ok, result = lunar.call(nil, fn, ...)
+  if not ok then
+    local msg = tostring(result):match("^[^\n]*")
+    error({ message = string.format("policy %s failed: %s", name, msg) }, 0)
+  end
+  return result
+end
+
+-- Validates a policy result against `ty`; raises with every problem found.
+local function check_result(name, fn, ty, value, path)
+  local ctx = config.context(function() return where(fn) end, {
+    allow_function = function() return false end,
+  })
+  ctx.check(ty, value, path)
+  if #ctx.errors > 0 then
+    error({ message = string.format("policy %s returned an invalid value:\n%s", name, config.format_errors(ctx.errors)) }, 0)
+  end
+end
+
+local function image_name(img) return type(img) == "table" and img.name or nil end
+
+-- Returns settings (a plain, JSON-ready table for lunar.pod.build), the
+-- payload to build from (services possibly replaced), and the pod_spec list.
+function M.resolve(runner, payload, jobv)
+  local entry = config.lookup(runner)
+  assert(entry, "not a runner returned by lunar.runner")
+  local cfg = entry.config
+  local settings, k = {}, {}
+  for key, v in pairs(cfg) do
+    if key ~= "kubernetes" and key ~= "on" and key ~= "stages" then settings[key] = readonly.copy(v) end
+  end
+  settings.kubernetes = k
+  local kcfg = cfg.kubernetes or {}
+  local fields = schema.kubernetes.fields
+  local pod_spec
+
+  -- services(job, requested) -> the service list to run
+  local build_payload = payload
+  local sfn = kcfg.services
+  if type(sfn) == "function" then
+    local result = readonly.copy(M.call("services", sfn, jobv, jobv.services))
+    if result == nil then result = {} end
+    local job_services = {
+      name = "a list of services",
+      check = function(v, path, ctx)
+        if type(v) ~= "table" then return "expected a list of service images, got " .. type(v) end
+        for i, svc in ipairs(v) do
+          local p = string.format("%s[%d]", path, i)
+          if type(svc) ~= "table" then
+            ctx.fail(p, "expected a service table {name = ..., alias = ...}")
+          elseif type(svc.name) ~= "string" or svc.name == "" then
+            ctx.fail(p .. ".name", "is required (the service image)")
+          end
+        end
+      end,
+    }
+    check_result("services", sfn, job_services, result, "services")
+    build_payload = {}
+    for key, v in pairs(payload) do build_payload[key] = v end
+    build_payload.services = lunar.json.array(result)
+  end
+
+  -- pull_policy(job, image) -> policy per image
+  local pfn = kcfg.pull_policy
+  if type(pfn) == "function" then
+    local by_image = {}
+    local images = {}
+    local build_image = image_name(build_payload.image)
+    if not build_image or build_image == "" then
+      build_image = type(kcfg.image) == "string" and kcfg.image or nil
+    end
+    if build_image then images[#images + 1] = { name = build_image } end
+    for _, svc in ipairs(build_payload.services or {}) do images[#images + 1] = svc end
+    for _, img in ipairs(images) do
+      if by_image[img.name] == nil then
+        local result = readonly.copy(M.call("pull_policy", pfn, jobv, readonly.view(img)))
+        check_result("pull_policy", pfn, fields.pull_policy, result, "kubernetes.pull_policy")
+        by_image[img.name] = type(result) == "string" and { result } or result
+      end
+    end
+    k["$pull_policy_by_image"] = by_image
+  end
+
+  local keys = {}
+  for key in pairs(kcfg) do keys[#keys + 1] = key end
+  table.sort(keys)
+  for _, key in ipairs(keys) do
+    local v = kcfg[key]
+    if key == "pod_spec" then
+      pod_spec = v
+    elseif key == "services" and type(v) == "function" then
+      -- resolved above; runner-defined services are then only the policy's result
+    elseif key == "pull_policy" and type(v) == "function" then
+      -- resolved above
+    elseif type(v) == "function" then
+      local result = readonly.copy(M.call(key, v, jobv))
+      if result ~= nil then
+        check_result(key, v, fields[key], result, "kubernetes." .. key)
+        k[key] = result
+      end
+    else
+      k[key] = readonly.copy(v)
+    end
+  end
+  if type(pod_spec) == "function" then
+    pod_spec = { pod_spec }
+  end
+  return settings, build_payload, pod_spec or {}
+end
+
+return M
