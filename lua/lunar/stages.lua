@@ -1,0 +1,353 @@
+-- lunar.stages: the pod-native execution plan of a job.
+--
+--   local plan = require("lunar.stages").plan(payload, layout, settings)
+--
+-- payload   the decoded job JSON (POST /api/v4/jobs/request)
+-- layout    paths and runner facts; every field is optional (M.layout fills
+--           in GitLab Runner's defaults): builds_dir, project_dir, tmp_dir,
+--           scripts_dir, status_dir, cache_dir, helper, runner_name, arch,
+--           concurrent_id, concurrent_project_id, poll_interval, tls_ca, ...
+-- settings  the runner's top-level settings (name, url, builds_dir,
+--           cache_dir, environment, shell, tls_ca_file, pre_/post_*_script,
+--           and `stages`, the overrides)
+--
+-- Returns, or raises { message = ... } for a job lunar cannot run:
+--   plan.files       { [secret key] = content }: every file of the job Secret,
+--                    mounted read-only at layout.scripts_dir
+--   plan.containers  ordered { name, image = "helper"|"build", init = bool,
+--                    command = argv, stages = { stage names } }: the init
+--                    containers, then build, then helper
+--   plan.env         { { name, value } }: the build container's environment
+--                    (public variables only; `$` already doubled for Kubernetes)
+--   plan.layout      the layout with every default filled in
+--   plan.warnings    { message }: what the job asked for that lunar left out
+--
+-- A stage override `stages.<name> = function(job, layout, default)` returns
+-- the body of that stage (default: lunar's own body). lunar wraps whatever it
+-- returns with the environment and the section markers; an empty body drops
+-- the stage (and an init container left with no stage).
+local lunar = require "lunar"
+local jobs = require "lunar.job"
+local resolve = require "lunar.resolve"
+local readonly = require "lunar.readonly"
+local shell = require "lunar.shell"
+local vars = require "lunar.variables"
+local path = require "lunar.path"
+local lib = require "lunar.stages.lib"
+local sources = require "lunar.stages.sources"
+local cache = require "lunar.stages.cache"
+local artifacts = require "lunar.stages.artifacts"
+local script = require "lunar.stages.script"
+local drivers = require "lunar.stages.drivers"
+
+local M = {}
+
+local q = shell.quote
+
+-- Every stage a runner can override, in the order they run.
+M.names = {
+  "prepare_script", "get_sources", "restore_cache", "download_artifacts",
+  "step_script", "step_release", "after_script",
+  "archive_cache", "archive_cache_on_failure",
+  "upload_artifacts_on_success", "upload_artifacts_on_failure",
+  "cleanup_file_variables",
+}
+
+local function fail(fmt, ...) error({ message = string.format(fmt, ...) }, 0) end
+
+-- <group>/<project> from the repository URL, as GitLab Runner names the
+-- project dir; the project's full path or project-<id> when the URL has none.
+local function project_path(payload)
+  local url = sources.parse_url(payload.git_info.repo_url or "")
+  return path.relative((url.path or ""):gsub("%.git$", ""))
+      or path.relative(payload.job_info.project_full_path or "")
+      or ("project-" .. tostring(payload.job_info.project_id))
+end
+
+local PATHS = { "builds_dir", "cache_dir", "scripts_dir", "status_dir", "project_dir", "tmp_dir" }
+
+-- The layout with GitLab Runner's defaults for what `given` leaves out.
+function M.layout(payload, given, settings)
+  settings = settings or {}
+  local l = {}
+  for k, v in pairs(given or {}) do l[k] = v end
+  local pid, jid = payload.job_info.project_id, payload.id
+  l.builds_dir = l.builds_dir or settings.builds_dir or "/builds"
+  l.cache_dir = l.cache_dir or settings.cache_dir or "/cache"
+  l.scripts_dir = l.scripts_dir or string.format("/scripts-%d-%d", pid, jid)
+  l.status_dir = l.status_dir or string.format("/logs-%d-%d", pid, jid)
+  l.project_path = l.project_path or project_path(payload)
+  l.project_dir = l.project_dir or (l.builds_dir .. "/" .. l.project_path)
+  l.tmp_dir = l.tmp_dir or (l.project_dir .. ".tmp")
+  l.helper = l.helper or "gitlab-runner-helper"
+  l.runner_name = l.runner_name or settings.name or "lunar"
+  l.arch = l.arch or "linux/amd64"
+  l.runner_revision = l.runner_revision or "unknown"
+  l.concurrent_id = l.concurrent_id or 0
+  l.concurrent_project_id = l.concurrent_project_id or 0
+  l.poll_interval = l.poll_interval or 1
+  l.upload_timeout = l.upload_timeout or "1h0m0s"
+  l.response_header_timeout = l.response_header_timeout or "10m0s"
+  for _, key in ipairs(PATHS) do
+    local clean = path.absolute(l[key])
+    if not clean then fail('layout.%s: "%s" is not an absolute path without ".."', key, tostring(l[key])) end
+    l[key] = clean
+  end
+  return l
+end
+
+local function check_payload(payload)
+  local msg = jobs.validate(payload)
+  if msg then fail("%s", msg) end
+  local git = payload.git_info
+  if not git.sha:match("^%x+$") then fail('job payload: git_info.sha: "%s" is not a commit id', git.sha) end
+  if type(git.repo_url) ~= "string" or git.repo_url:sub(1, 1) == "-" then
+    fail("job payload: git_info.repo_url: expected a repository URL")
+  end
+  for i, r in ipairs(git.refspecs or {}) do
+    if type(r) ~= "string" or r:sub(1, 1) == "-" then
+      fail('job payload: git_info.refspecs[%d]: "%s" is not a refspec', i - 1, tostring(r))
+    end
+  end
+end
+
+local function tls_ca(layout, settings)
+  if layout.tls_ca then return layout.tls_ca end
+  local file = settings.tls_ca_file
+  if type(file) ~= "string" or file == "" then return nil end
+  local f, err = io.open(file, "rb")
+  if not f then fail("tls_ca_file: cannot read the CA for GitLab: %s", err) end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+local function context(payload, layout, settings)
+  local jobv = jobs.view(payload)
+  local ctx = {
+    payload = payload, job = jobv, layout = layout, settings = settings,
+    version = lunar.version, timeout = jobv.timeout, tls_ca = tls_ca(layout, settings),
+  }
+  ctx.records, ctx.skipped = vars.build(ctx)
+  ctx.var = vars.index(ctx.records)
+  return ctx
+end
+
+-- GIT_CLONE_PATH (custom build dir) moves the project dir inside builds_dir.
+local function clone_path(ctx, given)
+  local want = ctx.var.GIT_CLONE_PATH
+  if not want or want == "" or (given and given.project_dir) then return ctx end
+  local dir = path.absolute(want)
+  if not dir or not path.inside(dir, ctx.layout.builds_dir) then
+    fail('GIT_CLONE_PATH: "%s" must be a directory inside the builds dir %s', want, ctx.layout.builds_dir)
+  end
+  if dir == ctx.layout.project_dir then return ctx end
+  ctx.layout.project_dir = dir
+  if not (given and given.tmp_dir) then ctx.layout.tmp_dir = dir .. ".tmp" end
+  return context(ctx.payload, ctx.layout, ctx.settings)
+end
+
+local function cleanup(ctx)
+  local lines = {}
+  for _, rec in ipairs(ctx.records) do
+    if rec.file then lines[#lines + 1] = "rm -f " .. q(rec.value) end
+  end
+  return table.concat(lines, "\n")
+end
+
+local function credentials(ctx)
+  local payload = ctx.payload
+  local lines = {
+    "# lunar: this job's credentials (generated; sourced by the stages that need them, never exported).",
+    "lunar_job_token=" .. q(payload.token),
+  }
+  local auth = sources.auth_header(payload.git_info.repo_url)
+  if auth then lines[#lines + 1] = "lunar_git_auth=" .. q(auth) end
+  for _, dep in ipairs(artifacts.dependencies(payload)) do
+    lines[#lines + 1] = artifacts.token_variable(dep) .. "=" .. q(dep.token or payload.token)
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- The stages in running order: name, section header, container, body(ctx),
+-- and how lunar.stages.lib.stage wraps the body.
+local function definitions(ctx)
+  local defs = {
+    { name = "prepare_script", header = "Preparing environment", container = "get-sources",
+      body = sources.prepare_script, reset = vars.env_file(ctx.layout) },
+    { name = "get_sources", header = "Getting source from Git repository", container = "get-sources",
+      body = sources.get_sources, credentials = true },
+    { name = "restore_cache", header = "Restoring cache", container = "restore-cache", body = cache.restore, cd = true },
+    { name = "download_artifacts", header = "Downloading artifacts", container = "download-artifacts",
+      body = artifacts.download, cd = true, credentials = true },
+  }
+  local steps, seen = script.steps(ctx.payload), {}
+  for _, name in ipairs { "step_script", "step_release" } do
+    local present = false
+    for _, s in ipairs(steps) do present = present or s.name == name end
+    if not present then steps[#steps + 1] = { name = name } end
+  end
+  for _, s in ipairs(steps) do
+    if not seen[s.name] then
+      seen[s.name] = true
+      defs[#defs + 1] = {
+        name = s.name, header = string.format('Executing "%s" stage of the job script', s.name),
+        container = "build", step = true, cd = true, pipefail = true,
+        body = function(c) return script.step(c, s.step) end,
+      }
+    end
+  end
+  local rest = {
+    { name = "after_script", header = "Running after_script", container = "build", cd = true, pipefail = true,
+      body = script.after_script, before = script.after_script_env },
+    { name = "archive_cache", header = "Saving cache for successful job", container = "helper", on = "success",
+      cd = true, body = function(c) return cache.archive(c, true) end },
+    { name = "archive_cache_on_failure", header = "Saving cache for failed job", container = "helper",
+      on = "failure", cd = true, body = function(c) return cache.archive(c, false) end },
+    { name = "upload_artifacts_on_success", header = "Uploading artifacts for successful job",
+      container = "helper", on = "success", cd = true, credentials = true,
+      body = function(c) return artifacts.upload(c, true) end },
+    { name = "upload_artifacts_on_failure", header = "Uploading artifacts for failed job",
+      container = "helper", on = "failure", cd = true, credentials = true,
+      body = function(c) return artifacts.upload(c, false) end },
+    { name = "cleanup_file_variables", header = "Cleaning up project directory and file based variables",
+      container = "helper", on = "always", body = cleanup },
+  }
+  for _, d in ipairs(rest) do defs[#defs + 1] = d end
+  return defs
+end
+
+local KNOWN = {}
+for _, name in ipairs(M.names) do KNOWN[name] = true end
+
+local function overrides_of(settings)
+  local overrides = {}
+  for name, fn in pairs(settings.stages or {}) do
+    if not KNOWN[name] then
+      fail("stages.%s: unknown stage (the stages are %s)", tostring(name), table.concat(M.names, ", "))
+    end
+    if type(fn) ~= "function" then
+      fail("stages.%s: expected a function(job, layout, default), got %s", name, type(fn))
+    end
+    overrides[name] = fn
+  end
+  return overrides
+end
+
+local function body_of(ctx, def, overrides, layout_view)
+  local default = def.body(ctx) or ""
+  local fn = overrides[def.name]
+  if not fn then return default end
+  local result = resolve.call("stages." .. def.name, fn, ctx.job, layout_view, default)
+  if type(result) ~= "string" then
+    fail("stages.%s: the function must return the stage's script (a string), got %s", def.name, type(result))
+  end
+  return result
+end
+
+local function stage_file(ctx, def, body)
+  local before = {}
+  if def.credentials then before[#before + 1] = ". " .. q(ctx.layout.scripts_dir .. "/credentials.sh") end
+  if def.before then before[#before + 1] = def.before end
+  return lib.stage(def.name, def.header, body, ctx.layout, {
+    umask = def.container ~= "build",
+    reset = def.reset,
+    cd = def.cd and ctx.layout.project_dir or nil,
+    pipefail = def.pipefail,
+    before = #before > 0 and table.concat(before, "\n") or nil,
+  })
+end
+
+-- sh -c "sh <a> && sh <b> && exec sh <last>"
+local function command(layout, files)
+  local parts = {}
+  for i, name in ipairs(files) do
+    parts[i] = (i == #files and "exec sh " or "sh ") .. q(layout.scripts_dir .. "/" .. name)
+  end
+  return { "sh", "-c", shell.kube_escape(table.concat(parts, " && ")) }
+end
+
+local function names_where(present, pred)
+  local out = {}
+  for _, def in ipairs(present) do
+    if pred(def) then out[#out + 1] = def.name end
+  end
+  return out
+end
+
+local function containers(ctx, present)
+  local list = {}
+  for _, name in ipairs { "get-sources", "restore-cache", "download-artifacts" } do
+    local stages = names_where(present, function(d) return d.container == name end)
+    if #stages > 0 then
+      list[#list + 1] = { name = name, image = "helper", init = true, stages = stages, command = command(ctx.layout, stages) }
+    end
+  end
+  for _, name in ipairs { "build", "helper" } do
+    list[#list + 1] = {
+      name = name, image = name, init = false, command = command(ctx.layout, { name }),
+      stages = names_where(present, function(d) return d.container == name end),
+    }
+  end
+  return list
+end
+
+local function drivers_files(ctx, present, files)
+  local v = ctx.var
+  local after_timeout = drivers.duration(v.RUNNER_AFTER_SCRIPT_TIMEOUT) or 300
+  local has = {}
+  for _, def in ipairs(present) do has[def.name] = true end
+  files.build = drivers.build(ctx.layout, {
+    steps = names_where(present, function(d) return d.step end),
+    after_script = has.after_script,
+    shell = ctx.settings.shell,
+    script_timeout = drivers.duration(v.RUNNER_SCRIPT_TIMEOUT) or 0,
+    after_timeout = after_timeout,
+    ignore_after_errors = vars.bool(v.AFTER_SCRIPT_IGNORE_ERRORS) ~= false,
+  })
+  files.helper = drivers.helper(ctx.layout, {
+    success = names_where(present, function(d) return d.on == "success" end),
+    failure = names_where(present, function(d) return d.on == "failure" end),
+    always = names_where(present, function(d) return d.on == "always" end),
+    deadline = ctx.timeout + after_timeout + 60,
+    interval = ctx.layout.poll_interval,
+  })
+end
+
+function M.plan(payload, given, settings)
+  settings = settings or {}
+  check_payload(payload)
+  local overrides = overrides_of(settings)
+  local layout = M.layout(payload, given, settings)
+  local ctx = clone_path(context(payload, layout, settings), given)
+  local layout_view = readonly.view(readonly.copy(ctx.layout), "lunar.layout")
+  local files, present = {
+    ["lunar.sh"] = lib.library(ctx.layout),
+    ["variables.sh"] = lib.variables(ctx.records),
+    ["credentials.sh"] = credentials(ctx),
+  }, {}
+  for _, rec in ipairs(ctx.records) do
+    if rec.file then files["file." .. rec.key] = rec.content end
+  end
+  for _, def in ipairs(definitions(ctx)) do
+    local body = body_of(ctx, def, overrides, layout_view)
+    if body:match("%S") then
+      files[def.name] = stage_file(ctx, def, body)
+      present[#present + 1] = def
+    end
+  end
+  drivers_files(ctx, present, files)
+  local warnings = {}
+  for _, key in ipairs(ctx.skipped) do
+    warnings[#warnings + 1] = string.format('variables: "%s" is not a valid variable name; the job runs without it', key)
+  end
+  return {
+    files = files,
+    containers = containers(ctx, present),
+    env = vars.pod_env(ctx.records),
+    layout = ctx.layout,
+    warnings = warnings,
+  }
+end
+
+return M
