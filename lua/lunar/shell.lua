@@ -57,6 +57,6 @@ function M.error(text) return M.say("error", text) end
 
 -- Kubernetes expands $(VAR) in env values and container commands and turns
 -- $$ into $: doubling every $ keeps a text exactly as written.
-function M.kube_escape(s) return (s:gsub("%$", "$$$$")) end
+function M.kube_escape(s) return (s:gsub("%$", "$$")) end
 
 return M

@@ -150,6 +150,8 @@ function M.start(n, plan, c, opts)
     local pid = M.read(h.pidfile)
     if pid and pid:match("%d") then
       h.pid = tonumber(pid:match("%d+"))
+      n.pids = n.pids or {}
+      n.pids[#n.pids + 1] = h.pid
       break
     end
     M.sleep(0.01)
@@ -216,7 +218,7 @@ end
 function M.calls(n, which)
   local dir = n.root .. "/calls/" .. which
   local out = {}
-  local list = M.exec("ls " .. q(dir) .. " 2>/dev/null")
+  local list = M.exec("if [ -d " .. q(dir) .. " ]; then ls " .. q(dir) .. "; fi")
   for name in list:gmatch("%S+") do
     local data = M.read(dir .. "/" .. name) or ""
     local fields = {}
@@ -242,8 +244,16 @@ end
 
 function M.clear_calls(n) M.must("rm -rf " .. q(n.root .. "/calls")) end
 
--- Forgets everything a previous Pod left on the node: volumes, calls, faults.
+-- Kills the containers a test left running.
+function M.kill_all(n)
+  for _, pid in ipairs(n.pids or {}) do os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+  n.pids = {}
+end
+
+-- Forgets everything a previous Pod left on the node: processes, volumes,
+-- calls, faults.
 function M.fresh(n)
+  M.kill_all(n)
   local dirs = {}
   for i, d in ipairs { "builds", "scripts", "logs", "cache", "calls", "fail", "run" } do dirs[i] = n.root .. "/" .. d end
   M.must("rm -rf " .. shell.words(dirs) .. " && mkdir -p " .. q(n.root .. "/run"))
@@ -277,6 +287,7 @@ function M.pwned(n)
 end
 
 function M.cleanup(n)
+  if n then M.kill_all(n) end
   if n and n.root:match("^/tmp/lunar%-stages%.") then os.execute("rm -rf " .. q(n.root)) end
 end
 
