@@ -208,6 +208,21 @@ M.policy_signatures = {
   pod_spec = "(job, pod)",
 }
 
+-- stages = { <stage name> = function(job, layout, default) ... end }: only
+-- the stages lunar runs (lunar.stages.names), so a typo is a load error.
+local stage_overrides
+do
+  local override = {
+    name = "a function",
+    check = function(v)
+      if type(v) ~= "function" then return "expected a function(job, layout, default), got " .. T.describe(v) end
+    end,
+  }
+  local fields = {}
+  for _, name in ipairs(require "lunar.stages.names") do fields[name] = override end
+  stage_overrides = T.record(fields)
+end
+
 M.runner = T.record {
   name = S,
   url = S,
@@ -232,7 +247,7 @@ M.runner = T.record {
     job_started = { name = "a function", check = function(v) if type(v) ~= "function" then return "expected a function, got " .. T.describe(v) end end },
     job_finished = { name = "a function", check = function(v) if type(v) ~= "function" then return "expected a function, got " .. T.describe(v) end end },
   },
-  stages = T.map { name = "a function", check = function(v) if type(v) ~= "function" then return "expected a function(job, layout, default), got " .. T.describe(v) end end },
+  stages = stage_overrides,
 }
 
 return M

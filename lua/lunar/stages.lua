@@ -45,13 +45,7 @@ local M = {}
 local q = shell.quote
 
 -- Every stage a runner can override, in the order they run.
-M.names = {
-  "prepare_script", "get_sources", "restore_cache", "download_artifacts",
-  "step_script", "step_release", "after_script",
-  "archive_cache", "archive_cache_on_failure",
-  "upload_artifacts_on_success", "upload_artifacts_on_failure",
-  "cleanup_file_variables",
-}
+M.names = require "lunar.stages.names"
 
 local function fail(fmt, ...) error({ message = string.format(fmt, ...) }, 0) end
 

@@ -60,6 +60,12 @@ function M.expand(s, lookup)
   return table.concat(out)
 end
 
+-- Expands s with the final values of a job's variables (key -> value), as
+-- GitLab Runner expands cache keys, policies and release lines.
+function M.expand_in(index, s)
+  return M.expand(s or "", function(name) return index[name] end)
+end
+
 local function add(list, key, value, flags)
   local rec = { key = key, value = value or "" }
   for k, v in pairs(flags or {}) do rec[k] = v end

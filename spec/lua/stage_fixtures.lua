@@ -3,6 +3,7 @@
 -- `url.<file url>.insteadOf` in HOME maps the GitLab host to file://), and
 -- job payloads built from examples/basic/job.json.
 local lunar = require "lunar"
+local stages = require "lunar.stages"
 local pod = require "podrun"
 
 local M = {}
@@ -117,6 +118,29 @@ function M.settings(extra)
   local s = { name = "lunar-test", url = M.HOST .. "/" }
   for k, v in pairs(extra or {}) do s[k] = v end
   return s
+end
+
+-- What a spec file shares: one node with the remote (S.n, S.ids), wiped
+-- between tests, and plan/run with these specs' defaults (sha: main's head).
+--   local S = fx.suite()
+--   lazy_setup(S.setup) lazy_teardown(S.teardown) before_each(S.fresh)
+function M.suite()
+  local S = {}
+  function S.setup()
+    S.n = pod.node()
+    S.ids = M.remote(S.n)
+  end
+  function S.teardown() pod.cleanup(S.n) end
+  function S.fresh() pod.fresh(S.n) end
+  function S.plan(opts, settings, layout)
+    opts.sha = opts.sha or S.ids.c2
+    return stages.plan(M.payload(opts), pod.layout(S.n, layout), M.settings(settings))
+  end
+  function S.run(opts, settings, run_opts, layout)
+    local plan = S.plan(opts, settings, layout)
+    return pod.run(S.n, plan, run_opts), plan
+  end
+  return S
 end
 
 return M

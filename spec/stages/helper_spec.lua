@@ -2,27 +2,14 @@
 -- them), the helper container's wait for the build's exit code, `when`.
 local pod = require "podrun"
 local fx = require "stage_fixtures"
-local stages = require "lunar.stages"
 
 describe("cache and artifacts", function()
-  local n, ids
+  local S = fx.suite()
+  lazy_setup(S.setup)
+  lazy_teardown(S.teardown)
+  before_each(S.fresh)
 
-  lazy_setup(function()
-    n = pod.node()
-    ids = fx.remote(n)
-  end)
-  lazy_teardown(function() pod.cleanup(n) end)
-  before_each(function() pod.fresh(n) end)
 
-  local function plan_of(opts, settings)
-    opts.sha = opts.sha or ids.c2
-    return stages.plan(fx.payload(opts), pod.layout(n), fx.settings(settings))
-  end
-
-  local function run(opts, settings, run_opts)
-    local plan = plan_of(opts, settings)
-    return pod.run(n, plan, run_opts), plan
-  end
 
   local ARTIFACTS = {
     { name = "test-output", paths = { "reports/" }, exclude = { "reports/**/*.tmp" }, when = "always",
@@ -35,7 +22,7 @@ describe("cache and artifacts", function()
 
   local function uploads()
     local out = {}
-    for _, call in ipairs(pod.calls_of(n, "helper", "artifacts-uploader")) do
+    for _, call in ipairs(pod.calls_of(S.n, "helper", "artifacts-uploader")) do
       for i, a in ipairs(call) do
         if a == "--name" then out[#out + 1] = call[i + 1] end
       end
@@ -44,14 +31,14 @@ describe("cache and artifacts", function()
   end
 
   it("makes the helper wait for the build's exit code before uploading", function()
-    local plan = plan_of { artifacts = ARTIFACTS }
+    local plan = S.plan { artifacts = ARTIFACTS }
     pod.mount_secret(plan)
     pod.must("mkdir -p " .. pod.q(plan.layout.status_dir) .. " " .. pod.q(plan.layout.project_dir))
-    local helper = pod.start(n, plan, plan.containers[#plan.containers])
+    local helper = pod.start(S.n, plan, plan.containers[#plan.containers])
     assert.equal("helper", helper.name)
     pod.sleep(0.4)
     assert.is_false(pod.done(helper), "still waiting")
-    assert.same({}, pod.calls(n, "helper"))
+    assert.same({}, pod.calls(S.n, "helper"))
     pod.write(plan.layout.status_dir .. "/exit_code", "0\n")
     local code, log = pod.wait(helper)
     assert.equal(0, code, log)
@@ -59,9 +46,9 @@ describe("cache and artifacts", function()
   end)
 
   it("uploads what `when` asks for a successful job, with GitLab Runner's flags", function()
-    local r, plan = run { artifacts = ARTIFACTS }
+    local r, plan = S.run { artifacts = ARTIFACTS }
     assert.equal(0, r.codes.helper, r.log)
-    local calls = pod.calls_of(n, "helper", "artifacts-uploader")
+    local calls = pod.calls_of(S.n, "helper", "artifacts-uploader")
     assert.equal(2, #calls)
     assert.same({
       "artifacts-uploader", "--url", "https://gitlab.example.test/", "--token", fx.TOKEN, "--id", "918273",
@@ -75,26 +62,26 @@ describe("cache and artifacts", function()
   end)
 
   it("uploads what `when` asks for a failed job", function()
-    local r = run { artifacts = ARTIFACTS, script = { "exit 1" } }
+    local r = S.run { artifacts = ARTIFACTS, script = { "exit 1" } }
     assert.equal(1, r.codes.build)
     assert.equal(0, r.codes.helper, r.log)
     assert.same({ "test-output", "on-failure" }, uploads())
-    local call = pod.calls_of(n, "helper", "artifacts-uploader")[2]
+    local call = pod.calls_of(S.n, "helper", "artifacts-uploader")[2]
     assert.same({ "--path", "logs/", "--untracked", "--name", "on-failure", "--artifact-format", "gzip",
       "--artifact-type", "junit" }, { table.unpack(call, 12) })
     assert.truthy(r.logs.helper:find("section_start:%d+:upload_artifacts_on_failure\r\27%[0K"))
   end)
 
   it("fails the helper container when an upload fails", function()
-    pod.fail_helper(n, "artifacts-uploader")
-    local r = run { artifacts = ARTIFACTS }
+    pod.fail_helper(S.n, "artifacts-uploader")
+    local r = S.run { artifacts = ARTIFACTS }
     assert.equal(0, r.codes.build)
     assert.not_equal(0, r.codes.helper)
   end)
 
   it("restores the cache with the key, then the fallback keys, and archives it", function()
-    pod.fail_helper(n, "cache-extractor")
-    local r, plan = run {
+    pod.fail_helper(S.n, "cache-extractor")
+    local r, plan = S.run {
       cache = { {
         key = "deps-$CI_COMMIT_REF_NAME", paths = { "vendor/", "$(touch pwned-cache)" }, untracked = true,
         policy = "pull-push", when = "on_success", fallback_keys = { "deps-default" },
@@ -104,7 +91,7 @@ describe("cache and artifacts", function()
     assert.equal(0, r.codes["restore-cache"], r.log)
     assert.equal(0, r.codes.helper, r.log)
     local file = "../../../cache/group/project/%s/cache.zip"
-    local extract = pod.calls_of(n, "helper", "cache-extractor")
+    local extract = pod.calls_of(S.n, "helper", "cache-extractor")
     assert.equal(3, #extract)
     for i, key in ipairs { "deps-main", "deps-default", "global-fallback" } do
       assert.same({ "cache-extractor", "--file", file:format(key), "--timeout", "10" }, { table.unpack(extract[i]) })
@@ -112,23 +99,23 @@ describe("cache and artifacts", function()
       assert.truthy(r.log:find("Checking cache for " .. key .. "...", 1, true))
     end
     assert.truthy(r.log:find("Failed to extract cache", 1, true))
-    local archive = pod.calls_of(n, "helper", "cache-archiver")
+    local archive = pod.calls_of(S.n, "helper", "cache-archiver")
     assert.same({ { "cache-archiver", "--file", file:format("deps-main"), "--timeout", "10",
       "--path", "vendor/", "--path", "$(touch pwned-cache)", "--untracked" } }, { { table.unpack(archive[1]) } })
     assert.truthy(r.log:find("Creating cache deps-main...", 1, true))
     assert.truthy(r.log:find("Created cache", 1, true))
-    assert.equal("", pod.pwned(n))
+    assert.equal("", pod.pwned(S.n))
   end)
 
   it("stops at the first cache key that restores", function()
-    local r = run { cache = { { key = "k1", paths = { "a" }, fallback_keys = { "k2" } } } }
+    local r = S.run { cache = { { key = "k1", paths = { "a" }, fallback_keys = { "k2" } } } }
     assert.equal(0, r.codes["restore-cache"], r.log)
-    assert.equal(1, #pod.calls_of(n, "helper", "cache-extractor"))
+    assert.equal(1, #pod.calls_of(S.n, "helper", "cache-extractor"))
     assert.truthy(r.log:find("Successfully extracted cache", 1, true))
   end)
 
   it("follows the cache policy, `when` and CACHE_REQUEST_TIMEOUT", function()
-    local r, plan = run {
+    local r, plan = S.run {
       script = { "exit 1" },
       variables = { fx.var("CACHE_REQUEST_TIMEOUT", "3"), fx.var("POLICY", "push") },
       cache = {
@@ -141,8 +128,8 @@ describe("cache and artifacts", function()
     }
     assert.equal(1, r.codes.build)
     local restored, archived = {}, {}
-    for _, c in ipairs(pod.calls_of(n, "helper", "cache-extractor")) do restored[#restored + 1] = c[3]:match("project/([^/]+)/") end
-    for _, c in ipairs(pod.calls_of(n, "helper", "cache-archiver")) do
+    for _, c in ipairs(pod.calls_of(S.n, "helper", "cache-extractor")) do restored[#restored + 1] = c[3]:match("project/([^/]+)/") end
+    for _, c in ipairs(pod.calls_of(S.n, "helper", "cache-archiver")) do
       archived[#archived + 1] = c[3]:match("project/([^/]+)/")
       assert.equal("3", c[5])
     end
@@ -154,18 +141,18 @@ describe("cache and artifacts", function()
   end)
 
   it("refuses a cache key that would leave the cache dir, and an unknown policy", function()
-    local r = run { cache = { { key = "../../../../etc", paths = { "a" } } } }
+    local r = S.run { cache = { { key = "../../../../etc", paths = { "a" } } } }
     assert.equal(0, r.codes["restore-cache"], r.log)
-    assert.same({}, pod.calls_of(n, "helper", "cache-extractor"))
+    assert.same({}, pod.calls_of(S.n, "helper", "cache-extractor"))
     assert.truthy(r.log:find('WARNING: cache key "../../../../etc" is not a valid path; skipping this cache', 1, true))
-    pod.fresh(n)
-    r = run { cache = { { key = "k", paths = { "a" }, policy = "sometimes" } } }
+    pod.fresh(S.n)
+    r = S.run { cache = { { key = "k", paths = { "a" }, policy = "sometimes" } } }
     assert.not_equal(0, r.codes["restore-cache"])
     assert.truthy(r.log:find('unknown cache policy "sometimes"', 1, true))
   end)
 
   it("downloads the artifacts of the dependencies that have some, with their token", function()
-    local r, plan = run {
+    local r, plan = S.run {
       dependencies = {
         { id = 918270, name = "build-wheel", token = "dependency-token",
           artifacts_file = { filename = "artifacts.zip", size = 10 } },
@@ -174,15 +161,15 @@ describe("cache and artifacts", function()
     }
     assert.equal(0, r.codes["download-artifacts"], r.log)
     assert.same({ { "artifacts-downloader", "--url", "https://gitlab.example.test/", "--token", "dependency-token",
-      "--id", "918270" } }, { { table.unpack(pod.calls_of(n, "helper", "artifacts-downloader")[1]) } })
-    assert.equal(1, #pod.calls_of(n, "helper", "artifacts-downloader"))
+      "--id", "918270" } }, { { table.unpack(pod.calls_of(S.n, "helper", "artifacts-downloader")[1]) } })
+    assert.equal(1, #pod.calls_of(S.n, "helper", "artifacts-downloader"))
     assert.truthy(r.log:find("Downloading artifacts for build-wheel (918270)...", 1, true))
     assert.same({ "get-sources", "download-artifacts", "build", "helper" }, r.ran)
     assert.falsy(plan.files.download_artifacts:find("dependency-token", 1, true))
   end)
 
   it("warns and goes on when the helper binary is missing", function()
-    local r = run({ artifacts = ARTIFACTS, cache = { { key = "k", paths = { "a" } } } }, nil,
+    local r = S.run({ artifacts = ARTIFACTS, cache = { { key = "k", paths = { "a" } } } }, nil,
       { path = "/usr/local/bin:/usr/bin:/bin" })
     assert.equal(0, r.codes["restore-cache"], r.log)
     assert.equal(0, r.codes.helper, r.log)

@@ -5,14 +5,10 @@ local fx = require "stage_fixtures"
 local stages = require "lunar.stages"
 
 describe("the plan", function()
-  local n, ids
-
-  lazy_setup(function()
-    n = pod.node()
-    ids = fx.remote(n)
-  end)
-  lazy_teardown(function() pod.cleanup(n) end)
-  before_each(function() pod.fresh(n) end)
+  local S = fx.suite()
+  lazy_setup(S.setup)
+  lazy_teardown(S.teardown)
+  before_each(S.fresh)
 
   local FULL = {
     cache = { { key = "deps", paths = { "vendor/" } } },
@@ -22,15 +18,7 @@ describe("the plan", function()
     variables = { fx.var("KEY_FILE", "k", { file = true }) },
   }
 
-  local function plan_of(opts, settings, layout)
-    opts.sha = opts.sha or ids.c2
-    return stages.plan(fx.payload(opts), pod.layout(n, layout), fx.settings(settings))
-  end
 
-  local function run(opts, settings)
-    local plan = plan_of(opts, settings)
-    return pod.run(n, plan), plan
-  end
 
   local function failure(fn)
     local ok, err = pcall(fn)
@@ -40,7 +28,7 @@ describe("the plan", function()
   end
 
   it("lists the containers in Pod order, each with its image, command and stages", function()
-    local plan = plan_of(FULL)
+    local plan = S.plan(FULL)
     local got = {}
     for _, c in ipairs(plan.containers) do
       got[#got + 1] = { c.name, c.image, c.init, table.concat(c.stages, ",") }
@@ -58,7 +46,7 @@ describe("the plan", function()
     for _, c in ipairs(plan.containers) do
       for _, stage in ipairs(c.stages) do assert.truthy(plan.files[stage], stage) end
     end
-    local defaults = stages.plan(fx.payload { sha = ids.c2 }, {}, {}).layout
+    local defaults = stages.plan(fx.payload { sha = S.ids.c2 }, {}, {}).layout
     assert.equal("/scripts-4821-918273", defaults.scripts_dir)
     assert.equal("/logs-4821-918273", defaults.status_dir)
     assert.equal("/builds/group/project", defaults.project_dir)
@@ -68,12 +56,12 @@ describe("the plan", function()
 
   it("leaves out the init containers a job does not need", function()
     local names = {}
-    for _, c in ipairs(plan_of({}).containers) do names[#names + 1] = c.name end
+    for _, c in ipairs(S.plan({}).containers) do names[#names + 1] = c.name end
     assert.same({ "get-sources", "build", "helper" }, names)
   end)
 
   it("wraps every stage of a whole job in well-formed section markers", function()
-    local r = run(FULL)
+    local r = S.run(FULL)
     for name, code in pairs(r.codes) do assert.equal(0, code, name .. "\n" .. r.log) end
     local open, order = nil, {}
     for line in r.log:gmatch("([^\n]*)\n") do
@@ -102,7 +90,7 @@ describe("the plan", function()
 
   it("lets the runner extend a stage: the default body plus its own lines, inside the section", function()
     local seen
-    local r = run({}, {
+    local r = S.run({}, {
       stages = {
         get_sources = function(job, layout, default)
           seen = { name = job.name, dir = layout.project_dir }
@@ -111,7 +99,7 @@ describe("the plan", function()
       },
     })
     assert.equal(0, r.codes["get-sources"], r.log)
-    assert.same({ name = "unit-tests", dir = n.root .. "/builds/group/project" }, seen)
+    assert.same({ name = "unit-tests", dir = S.n.root .. "/builds/group/project" }, seen)
     local extra = r.log:find("extra for unit-tests\n", 1, true)
     assert.truthy(extra)
     assert.truthy(extra > r.log:find("Checking out", 1, true))
@@ -119,7 +107,7 @@ describe("the plan", function()
   end)
 
   it("lets the runner add a stage the job does not have, and drop one", function()
-    local r, plan = run({ script = { "echo from-the-job" } }, {
+    local r, plan = S.run({ script = { "echo from-the-job" } }, {
       stages = {
         archive_cache = function() return "echo saved-by-the-runner" end,
         step_script = function() return "" end,
@@ -134,29 +122,42 @@ describe("the plan", function()
 
   it("gives overrides a read-only job and reports their errors", function()
     local msg = failure(function()
-      plan_of({}, { stages = { get_sources = function(job) job.name = "x" end } })
+      S.plan({}, { stages = { get_sources = function(job) job.name = "x" end } })
     end)
     assert.truthy(msg:find("stages.get_sources", 1, true), msg)
     assert.truthy(msg:find("read-only", 1, true), msg)
-    msg = failure(function() plan_of({}, { stages = { get_sources = function() return 42 end } }) end)
+    msg = failure(function() S.plan({}, { stages = { get_sources = function() return 42 end } }) end)
     assert.equal("stages.get_sources: the function must return the stage's script (a string), got number", msg)
-    msg = failure(function() plan_of({}, { stages = { get_source = function() return "" end } }) end)
+    msg = failure(function() S.plan({}, { stages = { get_source = function() return "" end } }) end)
     assert.truthy(msg:find("stages.get_source: unknown stage", 1, true), msg)
   end)
 
   it("moves the project dir to GIT_CLONE_PATH inside the builds dir, and refuses one outside", function()
-    local r, plan = run { variables = { fx.var("GIT_CLONE_PATH", "$CI_BUILDS_DIR/custom/dir") }, script = { "pwd" } }
+    local r, plan = S.run { variables = { fx.var("GIT_CLONE_PATH", "$CI_BUILDS_DIR/custom/dir") }, script = { "pwd" } }
     assert.equal(0, r.codes.build, r.log)
-    assert.equal(n.root .. "/builds/custom/dir", plan.layout.project_dir)
-    assert.truthy(r.logs.build:find("\n" .. n.root .. "/builds/custom/dir\n", 1, true))
-    local msg = failure(function() plan_of { variables = { fx.var("GIT_CLONE_PATH", "/etc/x") } } end)
+    assert.equal(S.n.root .. "/builds/custom/dir", plan.layout.project_dir)
+    assert.truthy(r.logs.build:find("\n" .. S.n.root .. "/builds/custom/dir\n", 1, true))
+    local msg = failure(function() S.plan { variables = { fx.var("GIT_CLONE_PATH", "/etc/x") } } end)
     assert.truthy(msg:find('GIT_CLONE_PATH: "/etc/x" must be a directory inside the builds dir', 1, true), msg)
+  end)
+
+  it("plans every example job with GitLab Runner's default layout", function()
+    local dir = os.getenv("LUNAR_SOURCE_DIR") or "."
+    local list = pod.must("ls " .. pod.q(dir .. "/examples") .. "/*/job.json")
+    local count = 0
+    for file in list:gmatch("%S+") do
+      local plan = stages.plan(require("lunar").json.decode(pod.read(file)), {}, { url = fx.HOST })
+      assert.truthy(plan.files.get_sources and plan.files.step_script, file)
+      assert.equal("build", plan.containers[#plan.containers - 1].name)
+      count = count + 1
+    end
+    assert.truthy(count >= 8)
   end)
 
   it("refuses payloads it cannot run safely", function()
     local bad = fx.payload { sha = "not-a-sha" }
     assert.truthy(failure(function() stages.plan(bad, {}, {}) end):find("git_info.sha", 1, true))
-    bad = fx.payload { sha = ids.c2, refspecs = { "--upload-pack=touch pwned" } }
+    bad = fx.payload { sha = S.ids.c2, refspecs = { "--upload-pack=touch pwned" } }
     assert.truthy(failure(function() stages.plan(bad, {}, {}) end):find("refspecs[0]", 1, true))
   end)
 end)

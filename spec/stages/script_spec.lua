@@ -2,34 +2,21 @@
 -- codes, the shell, cancel and time limits, run for real.
 local pod = require "podrun"
 local fx = require "stage_fixtures"
-local stages = require "lunar.stages"
 
 describe("the build container", function()
-  local n, ids
+  local S = fx.suite()
+  lazy_setup(S.setup)
+  lazy_teardown(S.teardown)
+  before_each(S.fresh)
 
-  lazy_setup(function()
-    n = pod.node()
-    ids = fx.remote(n)
-  end)
-  lazy_teardown(function() pod.cleanup(n) end)
-  before_each(function() pod.fresh(n) end)
 
-  local function plan_of(opts, settings)
-    opts.sha = opts.sha or ids.c2
-    return stages.plan(fx.payload(opts), pod.layout(n), fx.settings(settings))
-  end
-
-  local function run(opts, settings)
-    local plan = plan_of(opts, settings)
-    return pod.run(n, plan), plan
-  end
 
   local function status(plan, name)
     return (pod.read(plan.layout.status_dir .. "/" .. name) or ""):gsub("%s+$", "")
   end
 
   it("runs the script lines in order in the project dir, echoing each as GitLab does", function()
-    local r, plan = run { script = { "echo one", "pwd", "echo two\necho three", "" } }
+    local r, plan = S.run { script = { "echo one", "pwd", "echo two\necho three", "" } }
     assert.equal(0, r.codes.build, r.log)
     local log = r.logs.build
     assert.truthy(log:find("\27[32;1m$ echo one\27[0;m\none\n", 1, true), log)
@@ -39,7 +26,7 @@ describe("the build container", function()
   end)
 
   it("stops at the first failure, runs after_script with CI_JOB_STATUS=failed, and exits with the script's code", function()
-    local r, plan = run {
+    local r, plan = S.run {
       script = { "echo before", "sh -c 'exit 7'", "echo never" },
       after_script = { 'echo "after: $CI_JOB_STATUS"' },
     }
@@ -53,7 +40,7 @@ describe("the build container", function()
   end)
 
   it("records success and runs after_script with CI_JOB_STATUS=success", function()
-    local r, plan = run { script = { "true" }, after_script = { 'echo "after: $CI_JOB_STATUS"' } }
+    local r, plan = S.run { script = { "true" }, after_script = { 'echo "after: $CI_JOB_STATUS"' } }
     assert.equal(0, r.codes.build, r.log)
     assert.equal("0", status(plan, "exit_code"))
     assert.equal("success", status(plan, "job_status"))
@@ -61,38 +48,38 @@ describe("the build container", function()
   end)
 
   it("ignores after_script errors unless AFTER_SCRIPT_IGNORE_ERRORS=false", function()
-    local r = run { script = { "true" }, after_script = { "exit 3" } }
+    local r = S.run { script = { "true" }, after_script = { "exit 3" } }
     assert.equal(0, r.codes.build, r.log)
     assert.truthy(r.logs.build:find("WARNING: after_script failed, but job will continue unaffected: exit code 3", 1, true))
-    pod.fresh(n)
-    r = run { script = { "true" }, after_script = { "exit 3" }, variables = { fx.var("AFTER_SCRIPT_IGNORE_ERRORS", "false") } }
+    pod.fresh(S.n)
+    r = S.run { script = { "true" }, after_script = { "exit 3" }, variables = { fx.var("AFTER_SCRIPT_IGNORE_ERRORS", "false") } }
     assert.equal(3, r.codes.build)
   end)
 
   it("runs in bash (with pipefail) when the image has it, in sh when the runner says so", function()
     local script = { 'echo "shell: ${BASH_VERSION:+bash}"', "false | true", "echo after-the-pipe" }
-    local r = run { script = script }
+    local r = S.run { script = script }
     assert.equal(1, r.codes.build, "pipefail")
     assert.truthy(r.logs.build:find("shell: bash\n", 1, true))
     assert.falsy(r.logs.build:find("after-the-pipe\n", 1, true))
-    pod.fresh(n)
-    r = run({ script = script }, { shell = "sh" })
+    pod.fresh(S.n)
+    r = S.run({ script = script }, { shell = "sh" })
     assert.equal(0, r.codes.build, r.log)
     assert.truthy(r.logs.build:find("shell: \n", 1, true))
     assert.truthy(r.logs.build:find("after-the-pipe\n", 1, true))
   end)
 
   it("on TERM (the Pod is deleted) stops the script and everything it started, then runs after_script as canceled", function()
-    local plan = plan_of {
+    local plan = S.plan {
       script = { "touch started", "sleep 29.25 & sleep 29.5", "echo never" },
       after_script = { 'echo "after: $CI_JOB_STATUS"' },
     }
     pod.mount_secret(plan)
-    local get = pod.start(n, plan, plan.containers[1])
+    local get = pod.start(S.n, plan, plan.containers[1])
     assert.equal(0, (pod.wait(get)))
     local build
     for _, c in ipairs(plan.containers) do
-      if c.name == "build" then build = pod.start(n, plan, c) end
+      if c.name == "build" then build = pod.start(S.n, plan, c) end
     end
     local started = plan.layout.project_dir .. "/started"
     for _ = 1, 200 do
@@ -113,7 +100,7 @@ describe("the build container", function()
 
   it("ends a script that runs past RUNNER_SCRIPT_TIMEOUT as timedout", function()
     local started = os.time()
-    local r, plan = run {
+    local r, plan = S.run {
       script = { "sleep 28.75", "echo never" }, after_script = { 'echo "after: $CI_JOB_STATUS"' },
       variables = { fx.var("RUNNER_SCRIPT_TIMEOUT", "1s") },
     }
@@ -126,7 +113,7 @@ describe("the build container", function()
 
   it("gives after_script its own time limit (RUNNER_AFTER_SCRIPT_TIMEOUT)", function()
     local started = os.time()
-    local r = run {
+    local r = S.run {
       script = { "true" }, after_script = { "sleep 28.5", "echo never" },
       variables = { fx.var("RUNNER_AFTER_SCRIPT_TIMEOUT", "1s") },
     }
@@ -137,7 +124,7 @@ describe("the build container", function()
   end)
 
   it("runs the runner's pre_build_script and post_build_script around the job's script", function()
-    local r = run({ script = { "echo job" } }, { pre_build_script = "echo pre-build", post_build_script = "echo post-build" })
+    local r = S.run({ script = { "echo job" } }, { pre_build_script = "echo pre-build", post_build_script = "echo post-build" })
     assert.equal(0, r.codes.build, r.log)
     local a, b, c = r.logs.build:find("pre-build\n", 1, true), r.logs.build:find("\njob\n", 1, true),
         r.logs.build:find("post-build\n", 1, true)

@@ -6,20 +6,11 @@ local stages = require "lunar.stages"
 local vars = require "lunar.variables"
 
 describe("variables", function()
-  local n, ids
+  local S = fx.suite()
+  lazy_setup(S.setup)
+  lazy_teardown(S.teardown)
+  before_each(S.fresh)
 
-  lazy_setup(function()
-    n = pod.node()
-    ids = fx.remote(n)
-  end)
-  lazy_teardown(function() pod.cleanup(n) end)
-  before_each(function() pod.fresh(n) end)
-
-  local function run(opts, settings, layout)
-    opts.sha = opts.sha or ids.c2
-    local plan = stages.plan(fx.payload(opts), pod.layout(n, layout), fx.settings(settings))
-    return pod.run(n, plan), plan
-  end
 
   -- A script that writes each variable's exact value to out/<NAME>.
   local function dump(names)
@@ -49,8 +40,8 @@ describe("variables", function()
       "CI_CONCURRENT_PROJECT_ID", "CI_DISPOSABLE_ENVIRONMENT", "RUNNER_TEMP_PROJECT_DIR", "CI_JOB_IMAGE",
       "CI_RUNNER_VERSION", "FROM_RUNNER_ENV",
     }
-    local r, plan = run({ script = dump(names), variables = { fx.var("CI_SERVER", "overridden") } },
-      { environment = { "FROM_RUNNER_ENV=$CI_JOB_ID" } }, { concurrent_id = 3, concurrent_project_id = 1 })
+    local r, plan = S.run({ script = dump(names), variables = { fx.var("CI_SERVER", "overridden") } },
+      { environment = { "FROM_RUNNER_ENV=$CI_JOB_ID" } }, nil, { concurrent_id = 3, concurrent_project_id = 1 })
     assert.equal(0, r.codes.build, r.log)
     local l = plan.layout
     local want = {
@@ -64,7 +55,7 @@ describe("variables", function()
   end)
 
   it("expands values once, later definitions win, raw values stay literal", function()
-    local r, plan = run {
+    local r, plan = S.run {
       script = dump { "EXP", "RAW", "LATER", "NOTAGAIN", "PIP_CACHE_DIR" },
       variables = {
         fx.var("LATER", "first"), fx.var("A", "x"),
@@ -85,7 +76,7 @@ describe("variables", function()
 
   it("makes file-type variables the path of a private file under the temp dir", function()
     local content = "-----BEGIN KEY-----\n'$(touch pwned-file)'\n-----END KEY-----\n"
-    local r, plan = run {
+    local r, plan = S.run {
       script = { 'cat "$DEPLOY_KEY" > key.copy', 'stat -c %a "$DEPLOY_KEY" > key.mode', table.unpack(dump { "DEPLOY_KEY", "KEY_PATH" }) },
       variables = {
         fx.var("DEPLOY_KEY", content, { file = true, public = false }),
@@ -101,7 +92,7 @@ describe("variables", function()
     assert.equal("600\n", pod.read(dir .. "/key.mode"))
     assert.is_false(pod.exists(path), "the helper removes file variables at the end")
     assert.truthy(r.logs.helper:find("Cleaning up project directory and file based variables", 1, true))
-    assert.equal("", pod.pwned(n))
+    assert.equal("", pod.pwned(S.n))
   end)
 
   it("never runs a hostile value, wherever it goes", function()
@@ -116,25 +107,25 @@ describe("variables", function()
     end
     table.sort(names)
     local weird = "k'; touch pwned-7; '$(touch pwned-8)"
-    local r, plan = run({
+    local r, plan = S.run({
       script = dump(names), variables = list,
       cache = { { key = weird, paths = { "$(touch pwned-9)" }, policy = "pull-push" } },
       artifacts = { { name = weird, paths = { "`touch pwned-10`" }, when = "always", expire_in = "'; touch pwned-11 #" } },
       hooks = { { name = "pre_get_sources_script", script = { "echo hook" } } },
-    }, nil, { runner_name = "runner '$(touch pwned-12)'" })
+    }, nil, nil, { runner_name = "runner '$(touch pwned-12)'" })
     assert.equal(0, r.codes.build, r.log)
     assert.equal(0, r.codes.helper, r.log)
     for k, v in pairs(hostile) do assert.equal(v, value(plan, k), k) end
     assert.truthy(r.log:find("via runner '$(touch pwned-12)'...", 1, true))
-    local up = pod.calls_of(n, "helper", "artifacts-uploader")[1]
+    local up = pod.calls_of(S.n, "helper", "artifacts-uploader")[1]
     assert.equal(weird, up[#up - 2])
     assert.equal("'; touch pwned-11 #", up[#up])
-    assert.equal("", pod.pwned(n))
+    assert.equal("", pod.pwned(S.n))
   end)
 
   it("never prints masked values, and keeps them and non-public ones out of the Pod spec", function()
     local secret = "s3cr3t-Pa55w0rd-xyz"
-    local r, plan = run {
+    local r, plan = S.run {
       variables = {
         fx.var("DB_PASSWORD", secret, { masked = true, public = false }),
         fx.var("PRIVATE", "not-for-the-pod", { public = false }),
@@ -164,7 +155,7 @@ describe("variables", function()
   end)
 
   it("passes KEY=VALUE lines appended to $GITLAB_ENV on to later stages", function()
-    local r = run {
+    local r = S.run {
       script = { 'echo "FROM_SCRIPT=hello world" >> "$GITLAB_ENV"', 'echo "not a line" >> "$GITLAB_ENV"' },
       after_script = { 'echo "after: $FROM_SCRIPT"' },
     }
@@ -173,8 +164,8 @@ describe("variables", function()
   end)
 
   it("leaves out variables whose names cannot be shell variables, with a warning", function()
-    local plan = stages.plan(fx.payload { sha = ids.c2, variables = { fx.var("bad-name", "x"), fx.var("OK_NAME", "y") } },
-      pod.layout(n), fx.settings())
+    local plan = stages.plan(fx.payload { sha = S.ids.c2, variables = { fx.var("bad-name", "x"), fx.var("OK_NAME", "y") } },
+      pod.layout(S.n), fx.settings())
     assert.same({ 'variables: "bad-name" is not a valid variable name; the job runs without it' }, plan.warnings)
     assert.falsy(plan.files["variables.sh"]:find("bad-name", 1, true))
     assert.truthy(plan.files["variables.sh"]:find("export OK_NAME=y", 1, true))

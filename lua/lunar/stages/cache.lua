@@ -20,7 +20,7 @@ local notice, warning, err = shell.notice, shell.warning, shell.error
 
 local POLICIES = { ["pull-push"] = { pull = true, push = true }, pull = { pull = true }, push = { push = true } }
 
-local function expand(ctx, s) return vars.expand(s or "", function(name) return ctx.var[name] end) end
+local function expand(ctx, s) return vars.expand_in(ctx.var, s) end
 
 -- The cache.zip of a key, relative to the project dir; nil for a key that
 -- would leave the cache dir.
@@ -74,6 +74,17 @@ local function check(entry, action, skip_message)
   end
 end
 
+-- `if <helper command>; then <ok lines>; else <warning>; fi`: the helper's
+-- failures are warnings, never a failed stage.
+local function attempt(ctx, args, ok_lines, failed, indent)
+  local L = { indent .. "if " .. lib.helper(ctx.layout, args) .. "; then" }
+  for _, line in ipairs(ok_lines) do L[#L + 1] = indent .. "  " .. line end
+  L[#L + 1] = indent .. "else"
+  L[#L + 1] = indent .. "  " .. warning(failed)
+  L[#L + 1] = indent .. "fi"
+  return table.concat(L, "\n")
+end
+
 local function extract(ctx, entry, L)
   local keys = { entry.key }
   for _, k in ipairs(entry.fallback_keys) do keys[#keys + 1] = expand(ctx, k) end
@@ -86,12 +97,8 @@ local function extract(ctx, entry, L)
     if file then
       L[#L + 1] = '  if [ -z "$lunar_cache_found" ]; then'
       L[#L + 1] = "    " .. notice(string.format("Checking cache for %s...", key))
-      L[#L + 1] = "    if " .. lib.helper(ctx.layout, { "cache-extractor", "--file", file, "--timeout", timeout(ctx) }) .. "; then"
-      L[#L + 1] = "      " .. notice("Successfully extracted cache")
-      L[#L + 1] = "      lunar_cache_found=1"
-      L[#L + 1] = "    else"
-      L[#L + 1] = "      " .. warning("Failed to extract cache")
-      L[#L + 1] = "    fi"
+      L[#L + 1] = attempt(ctx, { "cache-extractor", "--file", file, "--timeout", timeout(ctx) },
+        { notice("Successfully extracted cache"), "lunar_cache_found=1" }, "Failed to extract cache", "    ")
       L[#L + 1] = "  fi"
     end
   end
@@ -125,11 +132,7 @@ function M.archive(ctx, on_success)
         for _, a in ipairs(entry.args) do args[#args + 1] = a end
         L[#L + 1] = "if lunar_have_helper 'Creating cache'; then"
         L[#L + 1] = "  " .. notice(string.format("Creating cache %s...", entry.key))
-        L[#L + 1] = "  if " .. lib.helper(ctx.layout, args) .. "; then"
-        L[#L + 1] = "    " .. notice("Created cache")
-        L[#L + 1] = "  else"
-        L[#L + 1] = "    " .. warning("Failed to create cache")
-        L[#L + 1] = "  fi"
+        L[#L + 1] = attempt(ctx, args, { notice("Created cache") }, "Failed to create cache", "  ")
         L[#L + 1] = "fi"
       end
     end

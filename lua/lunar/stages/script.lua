@@ -37,7 +37,7 @@ function M.step(ctx, step)
   if ctx.settings.pre_build_script then lines[#lines + 1] = ctx.settings.pre_build_script end
   for _, line in ipairs(step.script or {}) do
     if step.name == "release" then
-      line = vars.expand(line, function(name) return ctx.var[name] end)
+      line = vars.expand_in(ctx.var, line)
     end
     lines[#lines + 1] = line
   end
