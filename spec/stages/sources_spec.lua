@@ -35,6 +35,14 @@ describe("get_sources", function()
     end
   end)
 
+  it("checks out a tag pipeline's commit through the tag refspec", function()
+    local r, plan = S.run { sha = S.ids.c1, ref = "v1", refspecs = { "+refs/tags/v1:refs/tags/v1" }, depth = 20 }
+    assert.equal(0, r.codes["get-sources"], r.log)
+    assert.equal(S.ids.c1, dir_git(plan, { "rev-parse", "HEAD" }))
+    assert.equal(S.ids.c1, dir_git(plan, { "rev-parse", "v1^{commit}" }))
+    assert.truthy(r.log:find("(ref is v1)...", 1, true))
+  end)
+
   it("takes the depth from GIT_DEPTH over git_info.depth, and 0 fetches everything", function()
     local _, plan = S.run { sha = S.ids.c2, depth = 1, variables = { fx.var("GIT_DEPTH", "2") } }
     assert.equal("2", dir_git(plan, { "rev-list", "--count", "HEAD" }))
@@ -68,6 +76,18 @@ describe("get_sources", function()
     assert.is_false(pod.exists(dir .. "/untracked.txt"), "git clean -ffdx")
     assert.truthy(r.log:find("Reinitialized existing Git repository", 1, true))
     assert.falsy(r.log:find("Created fresh repository.", 1, true))
+  end)
+
+  it("fetches into a checkout another user owns (safe.directory)", function()
+    if pod.must("id -u"):match("^0") == nil then
+      pending("needs root to hand the checkout to another user")
+      return
+    end
+    local _, plan = S.run { sha = S.ids.c2 }
+    pod.must("chown -R nobody " .. pod.q(plan.layout.project_dir))
+    local r = S.run { sha = S.ids.c2, variables = { fx.var("GIT_STRATEGY", "fetch") } }
+    assert.equal(0, r.codes["get-sources"], r.log)
+    assert.truthy(r.log:find("Reinitialized existing Git repository", 1, true))
   end)
 
   it("starts from an empty directory with GIT_STRATEGY=clone", function()

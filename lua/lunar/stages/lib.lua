@@ -11,11 +11,12 @@ local q = shell.quote
 -- layout paths are set first; everything else is fixed text.
 local LIBRARY = [=[
 # GitLab's collapsible sections: section_start:<unix time>:<name>\r\e[0K<header>
+lunar_now() { date +%s 2>/dev/null || echo 0; }
 lunar_section_start() {
-  printf 'section_start:%s:%s\r\033[0K\033[36;1m%s\033[0;m\n' "$(date +%s)" "$1" "$2"
+  printf 'section_start:%s:%s\r\033[0K\033[36;1m%s\033[0;m\n' "$(lunar_now)" "$1" "$2"
 }
 lunar_section_end() {
-  printf 'section_end:%s:%s\r\033[0K\n' "$(date +%s)" "$1"
+  printf 'section_end:%s:%s\r\033[0K\n' "$(lunar_now)" "$1"
 }
 lunar_notice() { printf '\033[32;1m%s\033[0;m\n' "$*"; }
 lunar_warning() { printf '\033[0;33m%s\033[0;m\n' "$*"; }
