@@ -45,6 +45,25 @@ describe("cache and artifacts", function()
     assert.same({ "test-output", "on-success" }, uploads())
   end)
 
+  it("stops waiting when the build container died without reporting (stale heartbeat)", function()
+    local plan = S.plan { artifacts = ARTIFACTS }
+    pod.mount_secret(plan)
+    local status = plan.layout.status_dir
+    pod.must("mkdir -p " .. pod.q(status) .. " " .. pod.q(plan.layout.project_dir))
+    pod.must("touch -d '-90 seconds' " .. pod.q(status .. "/heartbeat"))
+    local code, log = pod.wait(pod.start(S.n, plan, plan.containers[#plan.containers]), 10)
+    assert.equal(0, code, log)
+    assert.truthy(log:find("WARNING: the build container stopped without reporting an exit status", 1, true))
+    assert.same({ "test-output", "on-failure" }, uploads())
+  end)
+
+  it("sees a live build container's heartbeat", function()
+    local r, plan = S.run { artifacts = ARTIFACTS }
+    assert.equal(0, r.codes.helper, r.log)
+    assert.is_true(pod.exists(plan.layout.status_dir .. "/heartbeat"))
+    assert.falsy(r.log:find("stopped without reporting", 1, true))
+  end)
+
   it("uploads what `when` asks for a successful job, with GitLab Runner's flags", function()
     local r, plan = S.run { artifacts = ARTIFACTS }
     assert.equal(0, r.codes.helper, r.log)

@@ -6,10 +6,13 @@
 --               (RUNNER_SCRIPT_TIMEOUT); after_script reads it as CI_JOB_STATUS
 --   exit_code   written by build last, after after_script: the exit status
 --               of the step stages, which is also build's own exit status
+--   heartbeat   touched by build every 10 s while it lives
 --
--- Both are written atomically (temporary file, then rename). The helper
--- container waits for exit_code, then runs the post-build stages for a
--- successful (0) or failed job and exits non-zero when one of them failed.
+-- job_status and exit_code are written atomically (temporary file, then
+-- rename). The helper container waits for exit_code (or a heartbeat older
+-- than a minute: build was killed; or the job's deadline), then runs the
+-- post-build stages for a successful (0) or failed job and exits non-zero
+-- when one of them failed.
 local shell = require "lunar.shell"
 
 local M = {}
@@ -49,6 +52,8 @@ function M.build(layout, o)
     L[#L + 1] = "if command -v bash >/dev/null 2>&1; then lunar_shell=bash; fi"
   end
   L[#L + 1] = 'mkdir -p "$lunar_status"'
+  L[#L + 1] = "lunar_heartbeat &"
+  L[#L + 1] = "lunar_heartbeat_pid=$!"
   L[#L + 1] = "lunar_reason="
   L[#L + 1] = "trap 'lunar_reason=canceled; lunar_stop' TERM INT"
   L[#L + 1] = "trap 'lunar_reason=${lunar_reason:-timedout}; lunar_stop' USR1"
@@ -84,6 +89,7 @@ function M.build(layout, o)
     end
   end
   L[#L + 1] = 'lunar_status_write exit_code "$lunar_rc"'
+  L[#L + 1] = 'kill "$lunar_heartbeat_pid" 2>/dev/null'
   L[#L + 1] = 'exit "$lunar_rc"'
   return table.concat(L, "\n") .. "\n"
 end
@@ -109,6 +115,10 @@ function M.helper(layout, o)
     'while [ ! -f "$lunar_status/exit_code" ]; do',
     '  if [ "$lunar_ticks" -ge ' .. ticks .. " ]; then",
     "    " .. shell.warning("WARNING: the build container did not report an exit status in time; handling the job as failed"),
+    "    break",
+    "  fi",
+    "  if lunar_build_gone; then",
+    "    " .. shell.warning("WARNING: the build container stopped without reporting an exit status (killed, out of memory?); handling the job as failed"),
     "    break",
     "  fi",
     "  sleep " .. q(tostring(o.interval)),

@@ -94,6 +94,22 @@ lunar_stop() {
   return 0
 }
 
+# The build container touches the status dir's heartbeat every 10 s while it
+# lives; a heartbeat older than a minute means it was killed (out of memory,
+# evicted) before it could report, and the helper stops waiting.
+lunar_heartbeat() {
+  trap 'kill "$lunar_sleep" 2>/dev/null; exit 0' TERM
+  while :; do
+    : > "$lunar_status/heartbeat"
+    sleep 10 &
+    lunar_sleep=$!
+    wait "$lunar_sleep"
+  done
+}
+lunar_build_gone() {
+  [ -f "$lunar_status/heartbeat" ] && [ -n "$(find "$lunar_status/heartbeat" -mmin +1 2>/dev/null)" ]
+}
+
 # Writes a file of the status dir atomically (the other container polls it).
 lunar_status_write() {
   printf '%s\n' "$2" > "$lunar_status/$1.tmp" && mv -f "$lunar_status/$1.tmp" "$lunar_status/$1"
