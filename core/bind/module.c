@@ -4,6 +4,7 @@
 
 #include "bind/call.h"
 #include "json/luajson.h"
+#include "util/luautil.h"
 #include "yaml/yaml.h"
 
 /* Each submodule opener pushes one table, stored as lunar.<name>.
@@ -11,6 +12,7 @@
 static const luaL_Reg submodules[] = {
     {"json", lunar_json_open},
     {"yaml", lunar_yaml_open},
+    {"util", lunar_util_open},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
