@@ -4,6 +4,7 @@
 
 #include "bind/call.h"
 #include "json/luajson.h"
+#include "pod/pod.h"
 #include "util/luautil.h"
 #include "yaml/yaml.h"
 
@@ -13,6 +14,7 @@ static const luaL_Reg submodules[] = {
     {"json", lunar_json_open},
     {"yaml", lunar_yaml_open},
     {"util", lunar_util_open},
+    {"pod", lunar_pod_open},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {

@@ -101,6 +101,7 @@ function M.build(src)
       elseif top and prev and (prev.value == "{" or prev.value == "," or prev.value == ";") then
         top.index = top.index + 1
         prefix = top.prefix and string.format("%s[%d]", top.prefix, top.index) or nil
+        if prefix and not paths[prefix] then paths[prefix] = tok.line end
       elseif prev and ((prev.kind == "name" and prev.value == "runner") or
           (prev.value == "(" and prev2 and prev2.kind == "name" and prev2.value == "runner")) then
         prefix = ""
