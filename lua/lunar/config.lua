@@ -38,6 +38,12 @@ end
 local function suggestion(key, fields)
   if type(key) ~= "string" then return "" end
   local best, bd
+  local lower = key:lower()
+  for name in pairs(fields) do
+    -- a key that is the start of a setting's name ("builds" for builds_dir)
+    if #lower >= 4 and name:sub(1, #lower) == lower and (not best or #name < #best) then best, bd = name, 0 end
+  end
+  if best then return string.format(" (did you mean %q?)", best) end
   for name in pairs(fields) do
     local d = distance(key:lower(), name)
     if not bd or d < bd or (d == bd and name < best) then best, bd = name, d end
@@ -122,15 +128,15 @@ end
 -- `return lunar.runner {...}`, a tail call that leaves no frame of its own).
 local loading
 
--- Where lunar.runner was called from: the first Lua frame outside lunar's own
--- modules, else the file M.load is running.
+-- Where lunar.runner was called from: the file M.load is running, else the
+-- first Lua frame outside lunar's own modules.
 local function caller_info()
+  if loading then return { source = "@" .. loading, short_src = loading } end
   for level = 3, 20 do
     local info = debug.getinfo(level, "Sl")
     if not info then break end
     if info.what ~= "C" and not info.source:match("[/\\]lunar[/\\][%w_]+%.lua$") then return info end
   end
-  if loading then return { source = "@" .. loading, short_src = loading } end
   return debug.getinfo(2, "Sl")
 end
 
