@@ -91,14 +91,21 @@ local function check_pod(pod)
   end
 end
 
--- The runner token: `token`, else the contents of `token_file` when readable.
-local function runner_token(settings)
-  if type(settings.token) == "string" then return settings.token end
-  if type(settings.token_file) == "string" then
+-- The runner token: `token`, else the contents of `token_file` when
+-- readable (read once per runner).
+local tokens = setmetatable({}, { __mode = "k" })
+local function runner_token(runner, settings)
+  local t = tokens[runner]
+  if t then return t end
+  t = ""
+  if type(settings.token) == "string" then
+    t = settings.token
+  elseif type(settings.token_file) == "string" then
     local text = read_file(settings.token_file)
-    if text then return (text:gsub("%s+$", "")) end
+    if text then t = text:gsub("%s+$", "") end
   end
-  return ""
+  tokens[runner] = t
+  return t
 end
 
 -- 8 characters [a-z0-9] from the job id and attempt: the same job renders
@@ -142,7 +149,7 @@ function M.render_objects(runner, payload, opts)
   local r = resolve.resolve(runner, payload, jobv)
   local settings = r.settings
   local layout = variables.layout(payload, settings)
-  local short = variables.short_token(runner_token(settings))
+  local short = variables.short_token(runner_token(runner, settings))
   local vars = variables.list(payload, settings, layout, {
     short_token = short, concurrent_id = opts.concurrent_id, concurrent_project_id = opts.project_runner_id,
   })
