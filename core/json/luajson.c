@@ -1,5 +1,7 @@
 #include "json/luajson.h"
 
+#include "json/path.h"
+
 #include <lauxlib.h>
 #include <math.h>
 #include <stdlib.h>
@@ -74,32 +76,6 @@ void lunar_json_push(lua_State *L, const json_t *v) {
   }
 }
 
-/* Key path of the value being converted, for messages: "pod.spec.containers[2]". */
-typedef struct path {
-  char buf[512];
-  size_t len;
-} path;
-
-static size_t path_push_key(path *p, const char *key) {
-  size_t old = p->len;
-  int n = snprintf(p->buf + p->len, sizeof p->buf - p->len, "%s%s",
-                   p->len ? "." : "", key);
-  if (n > 0) p->len += (size_t)n < sizeof p->buf - p->len ? (size_t)n : sizeof p->buf - p->len - 1;
-  return old;
-}
-
-static size_t path_push_index(path *p, lua_Integer i) {
-  size_t old = p->len;
-  int n = snprintf(p->buf + p->len, sizeof p->buf - p->len, "[%lld]", (long long)i);
-  if (n > 0) p->len += (size_t)n < sizeof p->buf - p->len ? (size_t)n : sizeof p->buf - p->len - 1;
-  return old;
-}
-
-static void path_pop(path *p, size_t old) {
-  p->len = old;
-  p->buf[old] = '\0';
-}
-
 /* Returns the sequence length n when the table's keys are exactly 1..n, n > 0;
  * 0 otherwise. stack: unchanged */
 static lua_Integer sequence_length(lua_State *L, int idx) {
@@ -122,14 +98,14 @@ static int is_marked_array(lua_State *L, int idx) {
   return same;
 }
 
-static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
+static int convert(lua_State *L, int idx, lunar_json_path *p, int depth, json_t **out,
                    lunar_error *err);
 
 static int compare_keys(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out,
+static int convert_table(lua_State *L, int idx, lunar_json_path *p, int depth, json_t **out,
                          lunar_error *err) {
   if (depth > LUNAR_JSON_MAX_DEPTH)
     return lunar_error_set(err, LUNAR_EINVAL, "%s: nested deeper than %d levels (a cycle?)",
@@ -141,11 +117,11 @@ static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out
     lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
     for (lua_Integer i = 1; i <= len; i++) {
       json_t *item = NULL;
-      size_t old = path_push_index(p, i);
+      size_t old = lunar_json_path_index(p, i);
       lua_rawgeti(L, idx, i);
       int rc = convert(L, lua_gettop(L), p, depth + 1, &item, err);
       lua_pop(L, 1);
-      path_pop(p, old);
+      lunar_json_path_pop(p, old);
       if (rc) { json_decref(arr); return rc; }
       json_array_append_new(arr, item);
     }
@@ -171,7 +147,7 @@ static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out
       free(keys);
       return lunar_error_set(err, LUNAR_EINVAL,
                              "%s: key %s is not a string (a table is either a list or a map with string keys)",
-                             p->len ? p->buf : "value", keydesc);
+                             lunar_json_path_str(p, "value"), keydesc);
     }
     if (nkeys == cap) {
       const char **grown = realloc(keys, (cap *= 2) * sizeof *keys);
@@ -184,11 +160,11 @@ static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out
   json_t *obj = json_object();
   for (size_t k = 0; k < nkeys; k++) {
     json_t *item = NULL;
-    size_t old = path_push_key(p, keys[k]);
+    size_t old = lunar_json_path_key(p, keys[k]);
     lua_getfield(L, idx, keys[k]);
     int rc = convert(L, lua_gettop(L), p, depth + 1, &item, err);
     lua_pop(L, 1);
-    path_pop(p, old);
+    lunar_json_path_pop(p, old);
     if (rc) { free(keys); json_decref(obj); return rc; }
     json_object_set_new(obj, keys[k], item);
   }
@@ -197,7 +173,7 @@ static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out
   return LUNAR_OK;
 }
 
-static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
+static int convert(lua_State *L, int idx, lunar_json_path *p, int depth, json_t **out,
                    lunar_error *err) {
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
@@ -213,7 +189,7 @@ static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
       lua_Number d = lua_tonumber(L, idx);
       if (!isfinite(d))
         return lunar_error_set(err, LUNAR_EINVAL, "%s: %g cannot be represented in JSON",
-                               p->len ? p->buf : "value", d);
+                               lunar_json_path_str(p, "value"), d);
       *out = json_real(d);
     }
     return LUNAR_OK;
@@ -223,7 +199,7 @@ static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
     *out = json_stringn(s, len);
     if (!*out)
       return lunar_error_set(err, LUNAR_EINVAL, "%s: string is not valid UTF-8",
-                             p->len ? p->buf : "value");
+                             lunar_json_path_str(p, "value"));
     return LUNAR_OK;
   }
   case LUA_TLIGHTUSERDATA:
@@ -238,14 +214,13 @@ static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
     break;
   }
   return lunar_error_set(err, LUNAR_EINVAL, "%s: a %s cannot be converted to JSON",
-                         p->len ? p->buf : "value", luaL_typename(L, idx));
+                         lunar_json_path_str(p, "value"), luaL_typename(L, idx));
 }
 
 int lunar_json_from_lua(lua_State *L, int idx, const char *what, json_t **out,
                         lunar_error *err) {
-  path p = {.len = 0};
-  p.buf[0] = '\0';
-  if (what && *what) path_push_key(&p, what);
+  lunar_json_path p;
+  lunar_json_path_init(&p, what);
   *out = NULL;
   return convert(L, lua_absindex(L, idx), &p, 0, out, err);
 }
