@@ -83,7 +83,7 @@ static int check(walk *w, const json_t *v, lunar_schema_kind kind, lunar_schema_
   if (json_is_null(v)) return LUNAR_OK;
   if (!accepts(kind, v)) {
     char buf[96];
-    return lunar_error_set(w->err, LUNAR_EINVAL, "%s: expected %s, got %s %s",
+    return lunar_error_set(w->err, LUNAR_EINVAL, "%s: expected %s, got %s (%s)",
                            lunar_json_path_str(&w->path, "value"), lunar_patch_schema_kind_name(kind),
                            lunar_json_kind_name(v), lunar_json_snippet(v, buf, sizeof buf));
   }

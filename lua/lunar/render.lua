@@ -48,6 +48,7 @@ local function apply_patch(pod, entry, label)
   end
   local spec, err = lunar.patch.apply(pod.spec, {
     name = label, patch_type = entry.patch_type or "strategic", patch = patch,
+    source = entry.patch_path, -- names the file in YAML/JSON syntax errors
   })
   if not spec then fail("%s", err) end
   pod.spec = spec
