@@ -69,6 +69,8 @@ local function apply_pod_spec(pod, pod_spec, jobv)
         if result.spec == nil or type(result.spec) ~= "table" then
           fail("%s: the returned pod has no spec table", label)
         end
+        local ok, err = lunar.patch.check(result, "Pod")
+        if not ok then fail("%s: %s", label, err) end
         pod = result
       end
     else

@@ -90,6 +90,10 @@ describe("lunar render with pod_spec patches", function()
     assert.equal(1, status)
     assert.matches('pod_spec%[1%]: unknown patch_type "strategik" %(use "strategic", "merge" or "json"%)', err)
 
+    status, _, err = render([[{ function(job, pod) pod.spec.containers[1].ports = { { containerPort = "80" } } return pod end }]])
+    assert.equal(1, status)
+    assert.matches('pod_spec%[1%]: spec%.containers%[0%]%.ports%[0%]%.containerPort: expected an integer, got a string %("80"%)', err)
+
     local path = H.write(H.tmpdir() .. "/bad.yaml", "containers: [\n")
     status, _, err = render("{ { name = \"file\", patch_path = " .. string.format("%q", path) .. " } }")
     assert.equal(1, status)
