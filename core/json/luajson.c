@@ -1,7 +1,5 @@
 #include "json/luajson.h"
 
-#include "json/path.h"
-
 #include <lauxlib.h>
 #include <math.h>
 #include <stdlib.h>
@@ -76,6 +74,44 @@ void lunar_json_push(lua_State *L, const json_t *v) {
   }
 }
 
+/* Key path of the value being converted, for messages: "pod.spec.containers[2]".
+ * Frames are recorded as pointers and formatted only when a message needs
+ * them: conversions are on the hot path of every render. */
+typedef struct path {
+  struct {
+    const char *key; /* NULL for a list index */
+    lua_Integer index;
+  } f[LUNAR_JSON_MAX_DEPTH + 4];
+  int n;
+  char buf[512];
+} path;
+
+static int path_push_key(path *p, const char *key) {
+  int old = p->n;
+  if (p->n < (int)(sizeof p->f / sizeof *p->f)) p->f[p->n].key = key, p->f[p->n].index = 0, p->n++;
+  return old;
+}
+
+static int path_push_index(path *p, lua_Integer i) {
+  int old = p->n;
+  if (p->n < (int)(sizeof p->f / sizeof *p->f)) p->f[p->n].key = NULL, p->f[p->n].index = i, p->n++;
+  return old;
+}
+
+static void path_pop(path *p, int old) { p->n = old; }
+
+/* The path as text ("value" for the root without a name). */
+static const char *path_text(path *p) {
+  size_t len = 0;
+  p->buf[0] = '\0';
+  for (int i = 0; i < p->n && len < sizeof p->buf - 1; i++) {
+    int w = p->f[i].key ? snprintf(p->buf + len, sizeof p->buf - len, "%s%s", len ? "." : "", p->f[i].key)
+                        : snprintf(p->buf + len, sizeof p->buf - len, "[%lld]", (long long)p->f[i].index);
+    if (w > 0) len += (size_t)w < sizeof p->buf - len ? (size_t)w : sizeof p->buf - len - 1;
+  }
+  return len ? p->buf : "value";
+}
+
 /* Returns the sequence length n when the table's keys are exactly 1..n, n > 0;
  * 0 otherwise. stack: unchanged */
 static lua_Integer sequence_length(lua_State *L, int idx) {
@@ -98,18 +134,18 @@ static int is_marked_array(lua_State *L, int idx) {
   return same;
 }
 
-static int convert(lua_State *L, int idx, lunar_json_path *p, int depth, json_t **out,
+static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
                    lunar_error *err);
 
 static int compare_keys(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int convert_table(lua_State *L, int idx, lunar_json_path *p, int depth, json_t **out,
+static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out,
                          lunar_error *err) {
   if (depth > LUNAR_JSON_MAX_DEPTH)
     return lunar_error_set(err, LUNAR_EINVAL, "%s: nested deeper than %d levels (a cycle?)",
-                           p->buf, LUNAR_JSON_MAX_DEPTH);
+                           path_text(p), LUNAR_JSON_MAX_DEPTH);
   luaL_checkstack(L, 6, "table nested too deeply");
   lua_Integer n = sequence_length(L, idx);
   if (n > 0 || is_marked_array(L, idx)) {
@@ -117,11 +153,11 @@ static int convert_table(lua_State *L, int idx, lunar_json_path *p, int depth, j
     lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
     for (lua_Integer i = 1; i <= len; i++) {
       json_t *item = NULL;
-      size_t old = lunar_json_path_index(p, i);
+      int old = path_push_index(p, i);
       lua_rawgeti(L, idx, i);
       int rc = convert(L, lua_gettop(L), p, depth + 1, &item, err);
       lua_pop(L, 1);
-      lunar_json_path_pop(p, old);
+      path_pop(p, old);
       if (rc) { json_decref(arr); return rc; }
       json_array_append_new(arr, item);
     }
@@ -147,7 +183,7 @@ static int convert_table(lua_State *L, int idx, lunar_json_path *p, int depth, j
       free(keys);
       return lunar_error_set(err, LUNAR_EINVAL,
                              "%s: key %s is not a string (a table is either a list or a map with string keys)",
-                             lunar_json_path_str(p, "value"), keydesc);
+                             path_text(p), keydesc);
     }
     if (nkeys == cap) {
       const char **grown = realloc(keys, (cap *= 2) * sizeof *keys);
@@ -160,11 +196,11 @@ static int convert_table(lua_State *L, int idx, lunar_json_path *p, int depth, j
   json_t *obj = json_object();
   for (size_t k = 0; k < nkeys; k++) {
     json_t *item = NULL;
-    size_t old = lunar_json_path_key(p, keys[k]);
+    int old = path_push_key(p, keys[k]);
     lua_getfield(L, idx, keys[k]);
     int rc = convert(L, lua_gettop(L), p, depth + 1, &item, err);
     lua_pop(L, 1);
-    lunar_json_path_pop(p, old);
+    path_pop(p, old);
     if (rc) { free(keys); json_decref(obj); return rc; }
     json_object_set_new(obj, keys[k], item);
   }
@@ -173,7 +209,7 @@ static int convert_table(lua_State *L, int idx, lunar_json_path *p, int depth, j
   return LUNAR_OK;
 }
 
-static int convert(lua_State *L, int idx, lunar_json_path *p, int depth, json_t **out,
+static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
                    lunar_error *err) {
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
@@ -189,7 +225,7 @@ static int convert(lua_State *L, int idx, lunar_json_path *p, int depth, json_t 
       lua_Number d = lua_tonumber(L, idx);
       if (!isfinite(d))
         return lunar_error_set(err, LUNAR_EINVAL, "%s: %g cannot be represented in JSON",
-                               lunar_json_path_str(p, "value"), d);
+                               path_text(p), d);
       *out = json_real(d);
     }
     return LUNAR_OK;
@@ -199,7 +235,7 @@ static int convert(lua_State *L, int idx, lunar_json_path *p, int depth, json_t 
     *out = json_stringn(s, len);
     if (!*out)
       return lunar_error_set(err, LUNAR_EINVAL, "%s: string is not valid UTF-8",
-                             lunar_json_path_str(p, "value"));
+                             path_text(p));
     return LUNAR_OK;
   }
   case LUA_TLIGHTUSERDATA:
@@ -214,13 +250,14 @@ static int convert(lua_State *L, int idx, lunar_json_path *p, int depth, json_t 
     break;
   }
   return lunar_error_set(err, LUNAR_EINVAL, "%s: a %s cannot be converted to JSON",
-                         lunar_json_path_str(p, "value"), luaL_typename(L, idx));
+                         path_text(p), luaL_typename(L, idx));
 }
 
 int lunar_json_from_lua(lua_State *L, int idx, const char *what, json_t **out,
                         lunar_error *err) {
-  lunar_json_path p;
-  lunar_json_path_init(&p, what);
+  path p;
+  p.n = 0;
+  if (what && *what) path_push_key(&p, what);
   *out = NULL;
   return convert(L, lua_absindex(L, idx), &p, 0, out, err);
 }

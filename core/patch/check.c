@@ -70,7 +70,7 @@ static int check_object(walk *w, const json_t *v, const lunar_schema_type *type)
   const char *key;
   json_t *child;
   json_object_foreach((json_t *)v, key, child) {
-    size_t mark = lunar_json_path_key(&w->path, key);
+    int mark = lunar_json_path_key(&w->path, key);
     const lunar_schema_field *f = lunar_patch_schema_field(type, key);
     int rc = f ? check(w, child, f->kind, f->item, lunar_patch_schema_type_of(f)) : unknown(w, type, key);
     lunar_json_path_pop(&w->path, mark);
@@ -96,7 +96,7 @@ static int check(walk *w, const json_t *v, lunar_schema_kind kind, lunar_schema_
     return type ? check_object(w, v, type) : LUNAR_OK;
   case LUNAR_SCHEMA_MAP:
     json_object_foreach((json_t *)v, key, child) {
-      size_t mark = lunar_json_path_key(&w->path, key);
+      int mark = lunar_json_path_key(&w->path, key);
       int rc = check(w, child, item, LUNAR_SCHEMA_NONE, type);
       lunar_json_path_pop(&w->path, mark);
       if (rc) return rc;
@@ -104,7 +104,7 @@ static int check(walk *w, const json_t *v, lunar_schema_kind kind, lunar_schema_
     return LUNAR_OK;
   case LUNAR_SCHEMA_LIST:
     json_array_foreach(v, i, child) {
-      size_t mark = lunar_json_path_index(&w->path, (long long)i);
+      int mark = lunar_json_path_index(&w->path, (long long)i);
       int rc = check(w, child, item, LUNAR_SCHEMA_NONE, type);
       lunar_json_path_pop(&w->path, mark);
       if (rc) return rc;

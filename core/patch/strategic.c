@@ -61,8 +61,9 @@ static int fail(smp *s, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (s->path.len)
-    return lunar_error_set(s->err, LUNAR_EINVAL, "strategic merge patch: %s: %s", s->path.buf, msg);
+  const char *where = lunar_json_path_str(&s->path, NULL);
+  if (where)
+    return lunar_error_set(s->err, LUNAR_EINVAL, "strategic merge patch: %s: %s", where, msg);
   return lunar_error_set(s->err, LUNAR_EINVAL, "strategic merge patch: %s", msg);
 }
 
@@ -429,7 +430,7 @@ static int merge_objects(smp *s, json_t *orig, const json_t *patch, const meta *
       pindex[n++] = i;
       continue;
     }
-    size_t mark = lunar_json_path_index(&s->path, (long long)i);
+    int mark = lunar_json_path_index(&s->path, (long long)i);
     const char *dv = json_is_string(d) ? json_string_value(d) : "";
     if (strcmp(dv, "delete") == 0) {
       json_t *kv = json_object_get(v, mk);
@@ -467,7 +468,7 @@ static int merge_objects(smp *s, json_t *orig, const json_t *patch, const meta *
   size_t nserver = json_array_size(list);
   /* mergeSliceWithoutSpecialElements */
   for (size_t k = 0; k < n; k++) {
-    size_t mark = lunar_json_path_index(&s->path, (long long)pindex[k]);
+    int mark = lunar_json_path_index(&s->path, (long long)pindex[k]);
     json_t *kv = json_object_get(plist[k], mk);
     if (!kv) {
       char buf[160];
@@ -609,7 +610,7 @@ static int set_element_order(smp *s, json_t *orig, const json_t *patch, const sc
   json_t *order;
   json_object_foreach((json_t *)patch, key, order) {
     if (!has_prefix(key, ORDER_PREFIX)) continue;
-    size_t mark = lunar_json_path_key(&s->path, key);
+    int mark = lunar_json_path_key(&s->path, key);
     int rc = LUNAR_OK;
     const char *field = directive_field(key, ORDER_PREFIX);
     json_t *olist = NULL, *merged = NULL;
@@ -642,7 +643,7 @@ static int set_element_order(smp *s, json_t *orig, const json_t *patch, const sc
     } else if (!olist && plist) {
       if ((rc = clean_copy(s, plist, 1, &merged))) goto next;
     } else if (olist && plist) {
-      size_t m2 = lunar_json_path_key(&s->path, field);
+      int m2 = lunar_json_path_key(&s->path, field);
       rc = merge_list(s, json_incref(olist), plist, &m, 0, &merged);
       lunar_json_path_pop(&s->path, m2);
       if (rc) goto next;
@@ -726,14 +727,14 @@ static int merge_map(smp *s, json_t *orig, const json_t *patch, const scope *sc,
     int is_delete = 0;
     if (has_prefix(key, DELETE_PREFIX)) {
       if (!(k = directive_field(key, DELETE_PREFIX))) {
-        size_t mark = lunar_json_path_key(&s->path, key);
+        int mark = lunar_json_path_key(&s->path, key);
         rc = fail(s, "write the directive as \"$deleteFromPrimitiveList/<field>\"");
         lunar_json_path_pop(&s->path, mark);
         break;
       }
       is_delete = 1;
     }
-    size_t mark = lunar_json_path_key(&s->path, k);
+    int mark = lunar_json_path_key(&s->path, k);
     json_t *ov = json_object_get(orig, k), *result = NULL;
     meta m;
     if (json_is_null(pv)) {

@@ -80,7 +80,8 @@ local function apply_pod_spec(pod, pod_spec, jobv)
   return pod
 end
 
--- Checks the shape the Pod must keep, whatever the patches did.
+-- Checks the shape the Pod must keep, whatever the pod_spec entries did.
+-- (Field types are checked when the Pod is encoded.)
 local function check_pod(pod)
   if type(pod.spec) ~= "table" then fail("pod: spec must be a table") end
   if type(pod.spec.containers) ~= "table" or #pod.spec.containers == 0 then
@@ -91,8 +92,6 @@ local function check_pod(pod)
       fail("pod: spec.containers[%d] needs a name", i)
     end
   end
-  local ok, err = lunar.json.encode(pod)
-  if not ok then fail("pod: %s", err) end
 end
 
 -- The runner token: `token`, else the contents of `token_file` when readable.
@@ -121,6 +120,20 @@ local function name_suffix(id, attempt)
   return table.concat(out)
 end
 
+-- The part of the payload the Pod builder reads (converting all of it to C
+-- would cost more than building the Pod).
+local function builder_job(payload)
+  local info, git = payload.job_info, payload.git_info
+  return {
+    id = payload.id,
+    image = payload.image,
+    runner_info = payload.runner_info,
+    job_info = { project_id = info.project_id, project_name = info.project_name, name = info.name,
+      root_namespace_id = info.root_namespace_id },
+    git_info = { sha = git.sha, before_sha = git.before_sha, ref = git.ref },
+  }
+end
+
 -- render_objects(runner, payload [, opts]) -> { pod, warnings, log, ... } or
 -- raises { message }. opts: payload_name, concurrent_id, project_runner_id,
 -- server_version, attempt.
@@ -142,7 +155,7 @@ function M.render_objects(runner, payload, opts)
   local pod, warnings = lunar.pod.build {
     runner = { name = settings.name or "", short_token = short },
     kubernetes = k,
-    job = payload,
+    job = builder_job(payload),
     services = lunar.json.array(r.services),
     service_resources = service_resources,
     variables = vars,
