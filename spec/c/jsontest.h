@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/error.h"
+
 static json_t *J(const char *text) {
   json_error_t e;
   json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
@@ -37,6 +39,15 @@ static const char *S(const json_t *v) {
   const char *kept = keep(s ? s : "(dump failed)");
   free(s);
   return kept;
+}
+
+/* What a patch call gave, for CHECK_STR: the sorted compact result, or the
+ * error message (after "error: " when `mark` is set). */
+static const char *outcome(int rc, const json_t *out, const lunar_error *err, int mark) {
+  if (!rc) return S(out);
+  char msg[LUNAR_ERROR_MAX + 8];
+  snprintf(msg, sizeof msg, "%s%s", mark ? "error: " : "", err->msg);
+  return keep(msg);
 }
 
 /* The sorted compact form of test JSON, to compare with S(). */

@@ -9,14 +9,8 @@
 static const char *patched(const char *doc, const char *ops) {
   json_t *d = J(doc), *p = J(ops), *out = NULL;
   lunar_error err;
-  char msg[LUNAR_ERROR_MAX + 8];
-  const char *s;
-  if (lunar_patch_json(d, p, &out, &err)) {
-    snprintf(msg, sizeof msg, "error: %s", err.msg);
-    s = keep(msg);
-  } else {
-    s = S(out);
-  }
+  int rc = lunar_patch_json(d, p, &out, &err);
+  const char *s = outcome(rc, out, &err, 1);
   CHECK_STR(S(d), N(doc)); /* the input is never changed, even by a failing patch */
   json_decref(d);
   json_decref(p);

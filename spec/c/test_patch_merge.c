@@ -8,7 +8,8 @@
 static const char *merged(const char *doc, const char *patch) {
   json_t *d = J(doc), *p = J(patch), *out = NULL;
   lunar_error err;
-  const char *s = lunar_patch_merge(d, p, &out, &err) ? keep(err.msg) : S(out);
+  int rc = lunar_patch_merge(d, p, &out, &err);
+  const char *s = outcome(rc, out, &err, 0);
   json_decref(d);
   json_decref(p);
   json_decref(out);

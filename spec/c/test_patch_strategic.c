@@ -21,15 +21,9 @@ static const char *const SPEC =
 static const char *apply_to(const char *doc, const char *patch, int pod) {
   json_t *d = J(doc), *p = J(patch), *out = NULL;
   lunar_error err;
-  char msg[LUNAR_ERROR_MAX + 8];
-  const char *s;
   const lunar_schema_type *type = pod ? lunar_patch_schema_pod() : lunar_patch_schema_podspec();
-  if (lunar_patch_strategic(d, p, type, pod ? NULL : "spec", &out, &err)) {
-    snprintf(msg, sizeof msg, "error: %s", err.msg);
-    s = keep(msg);
-  } else {
-    s = S(out);
-  }
+  int rc = lunar_patch_strategic(d, p, type, pod ? NULL : "spec", &out, &err);
+  const char *s = outcome(rc, out, &err, 1);
   CHECK_STR(S(d), N(doc)); /* never changed */
   CHECK_STR(S(p), N(patch));
   json_decref(d);
@@ -316,12 +310,9 @@ static void test_type_check_rejects_unknown_fields_with_a_suggestion(void) {
 static const char *applied(const char *type, const char *text) {
   json_t *spec = J(SPEC), *patch = NULL, *out = NULL;
   lunar_error err;
-  const char *s;
-  if (lunar_patch_parse(text, strlen(text), "patch", &patch, &err) ||
-      lunar_patch_apply(spec, type, patch, &out, &err))
-    s = keep(err.msg);
-  else
-    s = S(out);
+  int rc = lunar_patch_parse(text, strlen(text), "patch", &patch, &err);
+  if (!rc) rc = lunar_patch_apply(spec, type, patch, &out, &err);
+  const char *s = outcome(rc, out, &err, 0);
   json_decref(spec);
   json_decref(patch);
   json_decref(out);
