@@ -4,6 +4,7 @@
 
 #include "bind/call.h"
 #include "json/luajson.h"
+#include "patch/luapatch.h"
 #include "pod/pod.h"
 #include "util/luautil.h"
 #include "yaml/yaml.h"
@@ -15,6 +16,7 @@ static const luaL_Reg submodules[] = {
     {"yaml", lunar_yaml_open},
     {"util", lunar_util_open},
     {"pod", lunar_pod_open},
+    {"patch", lunar_patch_open},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {

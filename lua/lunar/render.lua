@@ -48,6 +48,7 @@ local function apply_patch(pod, entry, label)
   end
   local spec, err = lunar.patch.apply(pod.spec, {
     name = label, patch_type = entry.patch_type or "strategic", patch = patch,
+    source = entry.patch_path, -- names the file in YAML/JSON syntax errors
   })
   if not spec then fail("%s", err) end
   pod.spec = spec
@@ -68,6 +69,8 @@ local function apply_pod_spec(pod, pod_spec, jobv)
         if result.spec == nil or type(result.spec) ~= "table" then
           fail("%s: the returned pod has no spec table", label)
         end
+        local ok, err = lunar.patch.check(result, "Pod")
+        if not ok then fail("%s: %s", label, err) end
         pod = result
       end
     else
