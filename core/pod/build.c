@@ -178,10 +178,7 @@ static void pod_fields(pod_ctx *c, int spec) {
       pod_set_str(c, ref, "name", own);
       pod_append(c, pulls);
     }
-    if (lua_rawlen(L, pulls)) {
-      lua_pushvalue(L, pulls);
-      pod_set(c, spec, "imagePullSecrets");
-    }
+    pod_set_nonempty(c, spec, "imagePullSecrets", pulls);
   }
   lua_settop(L, top);
 }
@@ -245,12 +242,7 @@ int lunar_pod_build(lua_State *L, int input, lunar_error *err) {
   pod_fields(c, spec);
   int res = pod_resources(c, c->k, "pod_");
   if (!res) goto fail;
-  lua_pushnil(L);
-  if (lua_next(L, res)) {
-    lua_pop(L, 2);
-    lua_pushvalue(L, res);
-    pod_set(c, spec, "resources");
-  }
+  pod_set_nonempty(c, spec, "resources", res);
   lua_pushvalue(L, spec);
   pod_set(c, pod, "spec");
   lua_pushvalue(L, pod);

@@ -88,6 +88,38 @@ void pod_set(pod_ctx *c, int obj, const char *key) { lua_setfield(c->L, obj, key
 
 void pod_append(pod_ctx *c, int list) { lua_rawseti(c->L, list, (lua_Integer)lua_rawlen(c->L, list) + 1); }
 
+int pod_empty(pod_ctx *c, int t) {
+  lua_pushnil(c->L);
+  if (!lua_next(c->L, t)) return 1;
+  lua_pop(c->L, 2);
+  return 0;
+}
+
+void pod_set_nonempty(pod_ctx *c, int obj, const char *key, int t) {
+  if (pod_empty(c, t)) return;
+  lua_pushvalue(c->L, t);
+  lua_setfield(c->L, obj, key);
+}
+
+int pod_sorted_keys(pod_ctx *c, int m) {
+  lua_State *L = c->L;
+  int keys = pod_new_list(c);
+  lua_pushnil(L);
+  while (lua_next(L, m)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      lua_pushvalue(L, -1);
+      pod_append(c, keys);
+    }
+  }
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "sort");
+  lua_pushvalue(L, keys);
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
+  return keys;
+}
+
 /* A table whose keys are exactly 1..n (n > 0), or one marked as a list. */
 static int is_list(lua_State *L, int idx) {
   if (lua_getmetatable(L, idx)) {

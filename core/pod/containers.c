@@ -157,12 +157,7 @@ static int container(pod_ctx *c, const char *name, const char *image, int user_o
   pod_set_str(c, ct, "name", name);
   pod_set_str(c, ct, "image", image);
   pod_set_str(c, ct, "imagePullPolicy", policy);
-  lua_pushnil(L);
-  if (lua_next(L, res)) {
-    lua_pop(L, 2);
-    lua_pushvalue(L, res);
-    pod_set(c, ct, "resources");
-  }
+  pod_set_nonempty(c, ct, "resources", res);
   pod_copy(c, mounts);
   pod_set(c, ct, "volumeMounts");
   pod_container_security(c, security_key, name, user_obj);
@@ -372,10 +367,7 @@ static int init_containers(pod_ctx *c, int spec, int mounts, const char *build_i
     pod_append(c, inits);
     lua_pop(L, 1);
   }
-  if (lua_rawlen(L, inits)) {
-    lua_pushvalue(L, inits);
-    pod_set(c, spec, "initContainers");
-  }
+  pod_set_nonempty(c, spec, "initContainers", inits);
   lua_settop(L, top);
   return LUNAR_OK;
 }

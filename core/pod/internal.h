@@ -54,6 +54,12 @@ void pod_set_int(pod_ctx *c, int obj, const char *key, lua_Integer v);
 void pod_set_bool(pod_ctx *c, int obj, const char *key, int v);
 void pod_set(pod_ctx *c, int obj, const char *key); /* pops the value on top into obj[key] */
 void pod_append(pod_ctx *c, int list);              /* pops the value on top onto the list */
+/* Sets obj[key] to the table at t when it has any entry (list or map). */
+void pod_set_nonempty(pod_ctx *c, int obj, const char *key, int t);
+/* 1 when the table at t has no entry. */
+int pod_empty(pod_ctx *c, int t);
+/* Pushes the list of the string keys of the map at m, sorted. */
+int pod_sorted_keys(pod_ctx *c, int m);
 /* Pushes a deep copy of the value at idx (lists stay lists). */
 void pod_copy(pod_ctx *c, int idx);
 /* Pushes a copy of the snake_case settings table at idx with camelCase keys

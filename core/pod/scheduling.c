@@ -7,26 +7,6 @@
 #include "pod/internal.h"
 #include "util/names.h"
 
-/* Pushes the keys of the map at m, sorted. */
-static int sorted_keys(pod_ctx *c, int m) {
-  lua_State *L = c->L;
-  int keys = pod_new_list(c);
-  lua_pushnil(L);
-  while (lua_next(L, m)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      lua_pushvalue(L, -1);
-      pod_append(c, keys);
-    }
-  }
-  lua_getglobal(L, "table");
-  lua_getfield(L, -1, "sort");
-  lua_pushvalue(L, keys);
-  lua_call(L, 1, 0);
-  lua_pop(L, 1);
-  return keys;
-}
-
 /* node_tolerations: "key[=value]" -> "Effect"; a key with `=` is operator
  * Equal, else Exists (an empty key tolerates every taint). Sorted by key. */
 static void tolerations(pod_ctx *c, int spec) {
@@ -34,7 +14,7 @@ static void tolerations(pod_ctx *c, int spec) {
   int top = lua_gettop(L);
   int m = pod_table(c, c->k, "node_tolerations");
   if (!m) return;
-  int keys = sorted_keys(c, m);
+  int keys = pod_sorted_keys(c, m);
   lua_Integer n = (lua_Integer)lua_rawlen(L, keys);
   int out = pod_new_list(c);
   for (lua_Integer i = 1; i <= n; i++) {
@@ -56,10 +36,7 @@ static void tolerations(pod_ctx *c, int spec) {
     pod_append(c, out);
     lua_pop(L, 1);
   }
-  if (n) {
-    lua_pushvalue(L, out);
-    pod_set(c, spec, "tolerations");
-  }
+  pod_set_nonempty(c, spec, "tolerations", out);
   lua_settop(L, top);
 }
 
@@ -70,18 +47,11 @@ static const char *dns_policy(const char *s) {
   return "ClusterFirst";
 }
 
-static int non_empty(pod_ctx *c, int t) {
-  lua_pushnil(c->L);
-  if (!lua_next(c->L, t)) return 0;
-  lua_pop(c->L, 2);
-  return 1;
-}
-
 void pod_scheduling(pod_ctx *c, int spec) {
   lua_State *L = c->L;
   int top = lua_gettop(L);
   int sel = pod_table(c, c->k, "node_selector");
-  if (sel && non_empty(c, sel)) {
+  if (sel && !pod_empty(c, sel)) {
     pod_copy(c, sel);
     pod_set(c, spec, "nodeSelector");
   }
@@ -92,7 +62,7 @@ void pod_scheduling(pod_ctx *c, int spec) {
   pod_set(c, spec, "affinity");
   pod_set_str(c, spec, "dnsPolicy", dns_policy(pod_kstr(c, "dns_policy")));
   int dns = pod_table(c, c->k, "dns_config");
-  if (dns && non_empty(c, dns)) {
+  if (dns && !pod_empty(c, dns)) {
     pod_camelize(c, dns);
     pod_set(c, spec, "dnsConfig");
   }
@@ -205,10 +175,7 @@ int pod_host_aliases(pod_ctx *c, int spec) {
     pod_append(c, list);
     lua_pop(L, 1);
   }
-  if (lua_rawlen(L, list)) {
-    lua_pushvalue(L, list);
-    pod_set(c, spec, "hostAliases");
-  }
+  pod_set_nonempty(c, spec, "hostAliases", list);
   lua_settop(L, top);
   return LUNAR_OK;
 }

@@ -95,15 +95,6 @@ static void common_fields(pod_ctx *c, int s, int out) {
   if (profile(c, s, "app_armor_profile")) pod_set(c, out, "appArmorProfile");
 }
 
-static int empty_table(pod_ctx *c, int t) {
-  lua_pushnil(c->L);
-  if (lua_next(c->L, t)) {
-    lua_pop(c->L, 2);
-    return 0;
-  }
-  return 1;
-}
-
 void pod_pod_security(pod_ctx *c) {
   lua_State *L = c->L;
   int s = pod_table(c, c->k, "pod_security_context");
@@ -122,7 +113,7 @@ void pod_pod_security(pod_ctx *c) {
     lua_pop(L, 1);
   }
   lua_remove(L, s);
-  if (empty_table(c, lua_gettop(L))) {
+  if (pod_empty(c, lua_gettop(L))) {
     lua_pop(L, 1);
     lua_pushnil(L);
   }
@@ -226,7 +217,7 @@ void pod_container_security(pod_ctx *c, const char *settings_key, const char *co
   lua_pushvalue(L, out);
   lua_replace(L, top + 1);
   lua_settop(L, top + 1);
-  if (empty_table(c, top + 1)) {
+  if (pod_empty(c, top + 1)) {
     lua_pop(L, 1);
     lua_pushnil(L);
   }

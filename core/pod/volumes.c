@@ -31,20 +31,7 @@ static void items(pod_ctx *c, int v, int out) {
   lua_State *L = c->L;
   int m = pod_table(c, v, "items");
   if (!m) return;
-  int keys = pod_new_list(c);
-  lua_pushnil(L);
-  while (lua_next(L, m)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      lua_pushvalue(L, -1);
-      pod_append(c, keys);
-    }
-  }
-  lua_getglobal(L, "table");
-  lua_getfield(L, -1, "sort");
-  lua_pushvalue(L, keys);
-  lua_call(L, 1, 0);
-  lua_pop(L, 1);
+  int keys = pod_sorted_keys(c, m);
   int list = pod_new_list(c);
   lua_Integer n = (lua_Integer)lua_rawlen(L, keys);
   for (lua_Integer i = 1; i <= n; i++) {
@@ -56,9 +43,8 @@ static void items(pod_ctx *c, int v, int out) {
     pod_append(c, list);
     lua_pop(L, 1);
   }
-  if (n) pod_set(c, out, "items");
-  else lua_pop(L, 1);
-  lua_pop(L, 2); /* keys, m */
+  pod_set_nonempty(c, out, "items", list);
+  lua_pop(L, 3); /* list, keys, m */
 }
 
 static const char *secret(pod_ctx *c, int v, const char *name) {
