@@ -4,11 +4,19 @@
 
 #include "bind/call.h"
 #include "json/luajson.h"
+#include "patch/luapatch.h"
+#include "pod/pod.h"
+#include "util/luautil.h"
+#include "yaml/yaml.h"
 
 /* Each submodule opener pushes one table, stored as lunar.<name>.
  * Add a line here when a module gains a Lua face. */
 static const luaL_Reg submodules[] = {
     {"json", lunar_json_open},
+    {"yaml", lunar_yaml_open},
+    {"util", lunar_util_open},
+    {"pod", lunar_pod_open},
+    {"patch", lunar_patch_open},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {

@@ -4,9 +4,10 @@
 --
 -- payload   the decoded job JSON (POST /api/v4/jobs/request)
 -- layout    paths and runner facts; every field is optional (M.layout fills
---           in GitLab Runner's defaults): builds_dir, project_dir, tmp_dir,
---           scripts_dir, status_dir, cache_dir, helper, runner_name, arch,
---           concurrent_id, concurrent_project_id, poll_interval, tls_ca, ...
+--           in lunar.variables.layout's paths and the defaults): builds_dir,
+--           project_dir, tmp_dir, scripts_dir, status_dir (= logs_dir),
+--           cache_dir, helper, runner_name, arch, short_token, concurrent_id,
+--           concurrent_project_id, poll_interval, tls_ca (PEM text), ...
 -- settings  the runner's top-level settings (name, url, builds_dir,
 --           cache_dir, environment, shell, tls_ca_file, pre_/post_*_script,
 --           and `stages`, the overrides)
@@ -49,34 +50,25 @@ M.names = require "lunar.stages.names"
 
 local function fail(fmt, ...) error({ message = string.format(fmt, ...) }, 0) end
 
--- <group>/<project> from the repository URL, as GitLab Runner names the
--- project dir; the project's full path or project-<id> when the URL has none.
-local function project_path(payload)
-  local url = sources.parse_url(payload.git_info.repo_url or "")
-  return path.relative((url.path or ""):gsub("%.git$", ""))
-      or path.relative(payload.job_info.project_full_path or "")
-      or ("project-" .. tostring(payload.job_info.project_id))
-end
-
 local PATHS = { "builds_dir", "cache_dir", "scripts_dir", "status_dir", "project_dir", "tmp_dir" }
 
--- The layout with GitLab Runner's defaults for what `given` leaves out.
+-- The layout: lunar.variables.layout (GitLab Runner's paths) under what
+-- `given` sets, plus the facts the scripts need. The status dir is
+-- `status_dir`, also known as `logs_dir`.
 function M.layout(payload, given, settings)
-  settings = settings or {}
-  local l = {}
-  for k, v in pairs(given or {}) do l[k] = v end
-  local pid, jid = payload.job_info.project_id, payload.id
-  l.builds_dir = l.builds_dir or settings.builds_dir or "/builds"
-  l.cache_dir = l.cache_dir or settings.cache_dir or "/cache"
-  l.scripts_dir = l.scripts_dir or string.format("/scripts-%d-%d", pid, jid)
-  l.status_dir = l.status_dir or string.format("/logs-%d-%d", pid, jid)
-  l.project_path = l.project_path or project_path(payload)
-  l.project_dir = l.project_dir or (l.builds_dir .. "/" .. l.project_path)
-  l.tmp_dir = l.tmp_dir or (l.project_dir .. ".tmp")
+  settings, given = settings or {}, given or {}
+  local l = vars.layout(payload, {
+    builds_dir = given.builds_dir or settings.builds_dir,
+    cache_dir = given.cache_dir or settings.cache_dir,
+    kubernetes = settings.kubernetes,
+  })
+  if given.project_dir then l.tmp_dir = given.project_dir .. ".tmp" end
+  for k, v in pairs(given) do l[k] = v end
+  l.status_dir = given.status_dir or given.logs_dir or l.logs_dir
+  l.project_path = l.project_path or vars.project_path(payload)
   l.helper = l.helper or "gitlab-runner-helper"
   l.runner_name = l.runner_name or settings.name or "lunar"
   l.arch = l.arch or "linux/amd64"
-  l.runner_revision = l.runner_revision or "unknown"
   l.concurrent_id = l.concurrent_id or 0
   l.concurrent_project_id = l.concurrent_project_id or 0
   l.poll_interval = l.poll_interval or 1
@@ -87,6 +79,7 @@ function M.layout(payload, given, settings)
     if not clean then fail('layout.%s: "%s" is not an absolute path without ".."', key, tostring(l[key])) end
     l[key] = clean
   end
+  l.logs_dir = l.status_dir
   return l
 end
 
@@ -116,15 +109,51 @@ local function tls_ca(layout, settings)
   return text
 end
 
+-- The job's variables (lunar.variables.list) without the keys that cannot
+-- be shell variables (an `export` of one would end the script): records,
+-- skipped keys.
+local function exportable(list)
+  local records, skipped = {}, {}
+  for _, rec in ipairs(list) do
+    if shell.is_name(rec.key) then
+      records[#records + 1] = rec
+    else
+      skipped[#skipped + 1] = rec.key
+    end
+  end
+  return records, skipped
+end
+
 local function context(payload, layout, settings)
   local jobv = jobs.view(payload)
   local ctx = {
     payload = payload, job = jobv, layout = layout, settings = settings,
-    version = lunar.version, timeout = jobv.timeout, tls_ca = tls_ca(layout, settings),
+    version = lunar.version, timeout = jobv.timeout,
   }
-  ctx.records, ctx.skipped = vars.build(ctx)
-  ctx.var = vars.index(ctx.records)
+  ctx.records, ctx.skipped = exportable(vars.list(payload, settings, layout, {
+    short_token = layout.short_token, concurrent_id = layout.concurrent_id,
+    concurrent_project_id = layout.concurrent_project_id, arch = layout.arch, tls_ca = tls_ca(layout, settings),
+  }))
+  ctx.var = vars.lookup(ctx.records)
   return ctx
+end
+
+-- The build container's environment: public and runner variables, never
+-- masked ones; the last definition at the place of the first; `$` doubled.
+local function pod_env(records)
+  local env, at = {}, {}
+  for _, rec in ipairs(records) do
+    if (rec.public or rec.internal) and not rec.masked then
+      local value = shell.kube_escape(rec.value)
+      if at[rec.key] then
+        env[at[rec.key]].value = value
+      else
+        env[#env + 1] = { name = rec.key, value = value }
+        at[rec.key] = #env
+      end
+    end
+  end
+  return env
 end
 
 -- GIT_CLONE_PATH (custom build dir) moves the project dir inside builds_dir.
@@ -338,7 +367,7 @@ function M.plan(payload, given, settings)
   return {
     files = files,
     containers = containers(ctx, present),
-    env = vars.pod_env(ctx.records),
+    env = pod_env(ctx.records),
     layout = ctx.layout,
     warnings = warnings,
   }

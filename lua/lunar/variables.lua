@@ -1,160 +1,150 @@
--- The variables of a job as GitLab Runner builds them (reference §10):
--- runner variables placed before the job's, the job's `variables[]`, runner
--- variables placed after; the last definition of a key wins; every value is
--- expanded once against the unexpanded list (raw ones are not); a file-type
--- variable's value is the path of a file under the job's temp dir.
+-- The job's variables as GitLab Runner assembles them (reference: GitLab
+-- runner API §10.1-10.3), and the paths of the job inside its Pod.
 --
--- A record: { key, value (final), content (file variables: what the file
--- holds), public, masked, file, raw, internal (added by the runner) }.
-local shell = require "lunar.shell"
+-- list() returns the final ordered list: runner variables placed before the
+-- job's (CI_JOB_IMAGE, CI_RUNNER_SHORT_TOKEN, the runner's `environment`,
+-- CI_BUILDS_DIR, CI_PROJECT_DIR, CI_CONCURRENT_ID, CI_CONCURRENT_PROJECT_ID,
+-- CI_SERVER, CI_JOB_STATUS, CI_JOB_TIMEOUT), then the payload's variables in
+-- order, then the runner variables that override the payload
+-- (CI_DISPOSABLE_ENVIRONMENT, CI_RUNNER_VERSION, CI_RUNNER_REVISION,
+-- CI_RUNNER_EXECUTABLE_ARCH, RUNNER_TEMP_PROJECT_DIR, GITLAB_ENV), with
+-- CI_SERVER_TLS_CA_FILE before the job's when the runner has a CA for
+-- GitLab. Every entry is
+-- { key, value, public, internal, masked, file, raw, content }: values are
+-- expanded once against the unexpanded list (last definition wins) unless
+-- raw; a file variable's value is the path of its file and `content` holds
+-- what goes in the file.
+local lunar = require "lunar"
 
 local M = {}
 
-local SPECIAL = "[%*#%$@!%?%-0-9]"
+local REVISION = "lunar"
 
--- The name after a `$` at s[i] (Go's os.Expand getShellName): name, width.
--- An empty name with a width means bad syntax: those characters are eaten.
-local function shell_name(s, i)
-  local c = s:sub(i, i)
-  if c == "{" then
-    if s:sub(i + 1, i + 1):match(SPECIAL) and s:sub(i + 2, i + 2) == "}" then
-      return s:sub(i + 1, i + 1), 3
-    end
-    local close = s:find("}", i + 1, true)
-    if not close then return "", 1 end
-    if close == i + 1 then return "", 2 end
-    return s:sub(i + 1, close - 1), close - i + 1
+-- The project directory under builds_dir: the repository path without .git,
+-- else project-<id>.
+function M.project_path(payload)
+  local url = payload.git_info and payload.git_info.repo_url or ""
+  local path = url:match("^%a[%w+.-]*://[^/]+/(.-)$") or ""
+  path = path:gsub("%.git$", ""):gsub("/+$", "")
+  if path == "" or path:find("%.%.") then
+    path = "project-" .. tostring(payload.job_info and payload.job_info.project_id or 0)
   end
-  if c:match(SPECIAL) then return c, 1 end
-  local name = s:match("^[%w_]*", i)
-  return name, #name
+  return path
 end
 
--- GitLab's lookup: `$$` is a literal `$`, positional and special parameters
--- are empty, anything else is the variable's value or empty.
-local function lookup_value(lookup, name)
-  if name == "$" then return "$" end
-  if #name == 1 and name:match("[%*#@!%?0-9]") then return "" end
-  return lookup(name) or ""
+-- The first 9 characters of the runner token after its known prefix.
+function M.short_token(token)
+  token = token or ""
+  token = token:gsub("^glrt%-t%d_", ""):gsub("^glrt%-", ""):gsub("^glrtr%-", "")
+  return token:sub(1, 9)
 end
 
--- Expands $NAME and ${NAME} in s with lookup(name) -> value | nil.
-function M.expand(s, lookup)
-  local out, i, n, from = {}, 1, #s, 1
-  while i < n do
-    if s:byte(i) == 36 then -- "$"
-      out[#out + 1] = s:sub(from, i - 1)
-      local name, w = shell_name(s, i + 1)
-      if name ~= "" then
-        out[#out + 1] = lookup_value(lookup, name)
-      elseif w == 0 then
-        out[#out + 1] = "$"
-      end
-      i = i + w + 1
-      from = i
-    else
-      i = i + 1
-    end
+-- Paths of the job inside its Pod. `runner` is the runner's resolved top-level
+-- settings (builds_dir, cache_dir, kubernetes.scripts_base_dir/logs_base_dir).
+function M.layout(payload, runner)
+  local k = runner.kubernetes or {}
+  local builds = (runner.builds_dir or "/builds"):gsub("/+$", "")
+  if builds == "" then builds = "/builds" end
+  local pid = tostring(payload.job_info.project_id)
+  local jid = tostring(payload.id)
+  local function base(dir) return ((dir or ""):gsub("[/\\]+$", "")) end
+  local project_dir = builds .. "/" .. M.project_path(payload)
+  return {
+    builds_dir = builds,
+    project_dir = project_dir,
+    tmp_dir = project_dir .. ".tmp",
+    cache_dir = runner.cache_dir or "/cache",
+    scripts_dir = base(k.scripts_base_dir) .. "/scripts-" .. pid .. "-" .. jid,
+    logs_dir = base(k.logs_base_dir) .. "/logs-" .. pid .. "-" .. jid,
+  }
+end
+
+-- Lookup table name -> value of an unexpanded list; file variables stand for
+-- their path.
+local function lookup_table(list)
+  local t = {}
+  for _, v in ipairs(list) do t[v.key] = v.value end
+  return t
+end
+
+-- Splits "K=V" runner environment entries.
+local function environment(entries)
+  local out = {}
+  for _, e in ipairs(entries or {}) do
+    local k, v = e:match("^([^=]+)=(.*)$")
+    if k then out[#out + 1] = { key = k, value = v, internal = true } end
   end
-  out[#out + 1] = s:sub(from)
-  return table.concat(out)
-end
-
--- Expands s with the final values of a job's variables (key -> value), as
--- GitLab Runner expands cache keys, policies and release lines.
-function M.expand_in(index, s)
-  return M.expand(s or "", function(name) return index[name] end)
-end
-
-local function add(list, key, value, flags)
-  local rec = { key = key, value = value or "" }
-  for k, v in pairs(flags or {}) do rec[k] = v end
-  list[#list + 1] = rec
-end
-
--- "K=V" entries of the runner's `environment` setting.
-local function add_environment(list, environment)
-  for _, entry in ipairs(environment or {}) do
-    local k, v = tostring(entry):match("^([^=]+)=(.*)$")
-    if k then add(list, k, v, { internal = true, public = true }) end
-  end
+  return out
 end
 
 -- The dotenv file ($GITLAB_ENV) through which a stage passes variables on.
 function M.env_file(layout) return layout.tmp_dir .. "/gitlab_runner_env" end
 
-local RUNNER = { internal = true, public = true, raw = true }
-
--- The full, ordered list of definitions (duplicates included).
--- ctx: { payload, layout, settings, timeout, tls_ca (PEM text or nil), version }
-function M.definitions(ctx)
-  local payload, layout, list = ctx.payload, ctx.layout, {}
-  local image = type(payload.image) == "table" and payload.image.name or ""
-  if image ~= "" then add(list, "CI_JOB_IMAGE", image, { internal = true, public = true }) end
-  add_environment(list, ctx.settings.environment)
-  add(list, "CI_BUILDS_DIR", layout.builds_dir, RUNNER)
-  add(list, "CI_PROJECT_DIR", layout.project_dir, RUNNER)
-  add(list, "CI_CONCURRENT_ID", tostring(layout.concurrent_id), RUNNER)
-  add(list, "CI_CONCURRENT_PROJECT_ID", tostring(layout.concurrent_project_id), RUNNER)
-  add(list, "CI_SERVER", "yes", RUNNER)
-  add(list, "CI_JOB_STATUS", "running", RUNNER)
-  add(list, "CI_JOB_TIMEOUT", tostring(ctx.timeout), RUNNER)
-  if ctx.tls_ca then
-    add(list, "CI_SERVER_TLS_CA_FILE", ctx.tls_ca, { internal = true, public = true, raw = true, file = true })
+-- list(payload, runner, layout, opts) -> the ordered list described above.
+-- opts: { short_token, concurrent_id, concurrent_project_id, version, arch,
+-- tls_ca (the PEM text of the runner's CA for GitLab) }
+function M.list(payload, runner, layout, opts)
+  opts = opts or {}
+  local timeout = payload.runner_info and payload.runner_info.timeout
+  if math.type(timeout) ~= "integer" or timeout <= 0 then timeout = 7200 end
+  local list = {}
+  local function add(key, value, extra)
+    local v = { key = key, value = value, internal = true }
+    for k, x in pairs(extra or {}) do v[k] = x end
+    list[#list + 1] = v
   end
+  local image = payload.image and payload.image.name
+  if image and image ~= "" then add("CI_JOB_IMAGE", image) end
+  add("CI_RUNNER_SHORT_TOKEN", opts.short_token or "")
+  for _, v in ipairs(environment(runner.environment)) do list[#list + 1] = v end
+  add("CI_BUILDS_DIR", layout.builds_dir)
+  add("CI_PROJECT_DIR", layout.project_dir)
+  add("CI_CONCURRENT_ID", tostring(opts.concurrent_id or 0))
+  add("CI_CONCURRENT_PROJECT_ID", tostring(opts.concurrent_project_id or 0))
+  add("CI_SERVER", "yes")
+  add("CI_JOB_STATUS", "running")
+  add("CI_JOB_TIMEOUT", tostring(timeout))
+  if opts.tls_ca then add("CI_SERVER_TLS_CA_FILE", opts.tls_ca, { public = true, file = true, raw = true }) end
   for _, v in ipairs(payload.variables or {}) do
-    add(list, v.key, v.value, {
-      public = v.public == true, masked = v.masked == true, file = v.file == true, raw = v.raw == true,
-    })
+    list[#list + 1] = {
+      key = v.key, value = v.value or "", public = v.public == true, masked = v.masked == true,
+      file = v.file == true, raw = v.raw == true,
+    }
   end
-  add(list, "CI_DISPOSABLE_ENVIRONMENT", "true", RUNNER)
-  add(list, "CI_RUNNER_VERSION", ctx.version, RUNNER)
-  add(list, "CI_RUNNER_REVISION", layout.runner_revision, RUNNER)
-  add(list, "CI_RUNNER_EXECUTABLE_ARCH", layout.arch, RUNNER)
-  add(list, "RUNNER_TEMP_PROJECT_DIR", layout.tmp_dir, RUNNER)
-  add(list, "GITLAB_ENV", M.env_file(layout), RUNNER)
+  add("CI_DISPOSABLE_ENVIRONMENT", "true")
+  add("CI_RUNNER_VERSION", lunar.version)
+  add("CI_RUNNER_REVISION", REVISION)
+  add("CI_RUNNER_EXECUTABLE_ARCH", opts.arch or "linux/amd64")
+  add("RUNNER_TEMP_PROJECT_DIR", layout.tmp_dir)
+  add("GITLAB_ENV", M.env_file(layout))
+
+  -- file variables stand for their path, in expansion and in the environment
+  for _, v in ipairs(list) do
+    if v.file then v.content, v.value = v.value, layout.tmp_dir .. "/" .. v.key end
+  end
+  local raw_values = lookup_table(list)
+  local expand, find = lunar.util.expand, string.find
+  for _, v in ipairs(list) do
+    if v.raw then
+      -- left as written
+    elseif v.file then
+      if find(v.content, "$", 1, true) then v.content = expand(v.content, raw_values) end
+    elseif find(v.value, "$", 1, true) then
+      v.value = expand(v.value, raw_values)
+    end
+  end
   return list
 end
 
--- Keeps the last definition of each key at the position the key first
--- appeared (what GitLab Runner does for the container environment).
-local function dedupe(list)
-  local last, order = {}, {}
-  for _, rec in ipairs(list) do
-    if not last[rec.key] then order[#order + 1] = rec.key end
-    last[rec.key] = rec
-  end
-  local out = {}
-  for i, key in ipairs(order) do out[i] = last[key] end
-  return out
-end
+-- name -> value of the final list (last wins), for expanding settings.
+M.lookup = lookup_table
 
--- Final records, in order, with values expanded and file variables resolved.
--- Keys that cannot be shell variables are left out and reported in
--- `skipped` (a list of keys).
-function M.build(ctx)
-  local records, skipped = {}, {}
-  for _, rec in ipairs(dedupe(M.definitions(ctx))) do
-    if shell.is_name(rec.key) then
-      records[#records + 1] = rec
-    else
-      skipped[#skipped + 1] = rec.key
-    end
-  end
-  local unexpanded = {}
-  for _, rec in ipairs(records) do
-    unexpanded[rec.key] = rec.file and (ctx.layout.tmp_dir .. "/" .. rec.key) or rec.value
-  end
-  local function lookup(name) return unexpanded[name] end
-  for _, rec in ipairs(records) do
-    local value = rec.raw and rec.value or M.expand(rec.value, lookup)
-    if rec.file then
-      rec.content, rec.value = value, unexpanded[rec.key]
-    else
-      rec.value = value
-    end
-  end
-  return records, skipped
+-- Expands s with a lookup table (M.lookup), as GitLab Runner expands cache
+-- keys, cache policies and release lines.
+function M.expand_in(values, s)
+  s = s or ""
+  if not s:find("$", 1, true) then return s end
+  return lunar.util.expand(s, values)
 end
 
 -- Go's strconv.ParseBool: true, false, or nil when s is not a boolean.
@@ -163,24 +153,5 @@ local BOOLS = {
   ["0"] = false, f = false, F = false, FALSE = false, ["false"] = false, False = false,
 }
 function M.bool(s) return BOOLS[s or ""] end
-
--- key -> final value.
-function M.index(records)
-  local by_key = {}
-  for _, rec in ipairs(records) do by_key[rec.key] = rec.value end
-  return by_key
-end
-
--- The variables that may appear in the Pod spec: public or runner-added,
--- never masked; `$` doubled for Kubernetes.
-function M.pod_env(records)
-  local env = {}
-  for _, rec in ipairs(records) do
-    if (rec.public or rec.internal) and not rec.masked then
-      env[#env + 1] = { name = rec.key, value = shell.kube_escape(rec.value) }
-    end
-  end
-  return env
-end
 
 return M

@@ -11,6 +11,7 @@
 -- A record is one file of NUL-terminated fields: the working directory, then
 -- the arguments.
 local shell = require "lunar.shell"
+local H = require "helper"
 
 local M = {}
 
@@ -31,9 +32,7 @@ function M.must(cmd)
 end
 
 function M.write(path, content, mode)
-  local f = assert(io.open(path, "wb"))
-  f:write(content)
-  f:close()
+  H.write(path, content)
   if mode then M.must("chmod " .. mode .. " " .. q(path)) end
 end
 

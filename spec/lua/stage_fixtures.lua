@@ -1,9 +1,9 @@
 -- Fixtures of the stage script specs: a real GitLab-like remote made of local
 -- bare repositories, reached through the job's https:// URL (a git
 -- `url.<file url>.insteadOf` in HOME maps the GitLab host to file://), and
--- job payloads built from examples/basic/job.json.
-local lunar = require "lunar"
+-- job payloads built from examples/basic/job.json (spec/lua/helper.lua).
 local stages = require "lunar.stages"
+local H = require "helper"
 local pod = require "podrun"
 
 local M = {}
@@ -67,20 +67,12 @@ function M.remote(n)
   return ids
 end
 
-local function read_json(path)
-  local f = assert(io.open(path, "rb"))
-  local v = lunar.json.decode(f:read("a"))
-  f:close()
-  return v
-end
-
 -- A job payload from examples/basic/job.json pointed at the test remote.
 -- opts: { sha, ref, refspecs, depth, variables = { {key=, value=, ...} },
 -- script = { lines }, after_script = { lines } }
 function M.payload(opts)
   opts = opts or {}
-  local dir = os.getenv("LUNAR_SOURCE_DIR") or "."
-  local p = read_json(dir .. "/examples/basic/job.json")
+  local p = H.job("basic")
   p.token = M.TOKEN
   p.allow_git_fetch = true
   p.job_info.project_full_path = "group/project"

@@ -1,0 +1,46 @@
+/* The Pod builder: (resolved settings, job payload, job variables) -> the
+ * Kubernetes Pod of a job, as GitLab Runner's Kubernetes executor would build
+ * it, in the pod-native layout of lunar (see README "Execution model").
+ *
+ * The input is one table, assembled by lua/lunar/render.lua:
+ *   runner        { name, short_token, builds_dir, ... } the runner's top-level settings
+ *   kubernetes    the kubernetes settings after policies and per-job overwrites,
+ *                 under their GitLab Runner names (schema: lua/lunar/schema.lua)
+ *   job           the payload fields the builder reads: id, image,
+ *                 runner_info.timeout, job_info.{project_id, project_name, name,
+ *                 root_namespace_id}, git_info.{sha, before_sha, ref}
+ *   services      the services to run, in order: { name, alias, entrypoint,
+ *                 command, variables, pull_policy, executor_opts } (runner services,
+ *                 then the job's; or what the `services` policy returned)
+ *   service_resources  { "<index>": { service_cpu_limit = ..., ... } } per-service overwrites
+ *   variables     the job's final variable list (lua/lunar/variables.lua)
+ *   layout        { builds_dir, project_dir, tmp_dir, scripts_dir, logs_dir, cache_dir }
+ *   pull_policy_by_image  { "<image>": [policies] } from a pull_policy policy (optional)
+ *   name_suffix   8 characters [a-z0-9] ending the Pod name
+ *   concurrent_id, project_runner_id  integers (optional, 0)
+ *   server_version  "1.30" (optional; host aliases need 1.7 or later)
+ *   plan          the stage plan of the job (optional; see lua/lunar/stages):
+ *                 init containers and the build and helper commands
+ *
+ * Errors are LUNAR_EINVAL with a message naming the setting, variable or
+ * image at fault, e.g. `disallowed image: "evil:latest" is not on
+ * kubernetes.allowed_images ["registry.example.com/ci-*"]`.
+ */
+#ifndef LUNAR_POD_POD_H
+#define LUNAR_POD_POD_H
+
+#include <lua.h>
+
+#include "util/error.h"
+
+/* Builds the Pod for the input table at stack index `input`. On success
+ * pushes the Pod and the list of warnings (what the runner would log for
+ * this job; strings) and returns LUNAR_OK; on failure pushes nothing and
+ * returns LUNAR_EINVAL (or LUNAR_ENOMEM) with the message in err. */
+int lunar_pod_build(lua_State *L, int input, lunar_error *err);
+
+/* Opens `lunar.pod` (build(input) -> pod, warnings | nil, message) and leaves
+ * it on the stack. stack: +1 */
+int lunar_pod_open(lua_State *L);
+
+#endif
