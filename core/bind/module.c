@@ -4,11 +4,13 @@
 
 #include "bind/call.h"
 #include "json/luajson.h"
+#include "kube/luakube.h"
 
 /* Each submodule opener pushes one table, stored as lunar.<name>.
  * Add a line here when a module gains a Lua face. */
 static const luaL_Reg submodules[] = {
     {"json", lunar_json_open},
+    {"kube", lunar_kube_open},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
