@@ -5,11 +5,17 @@
 #include "bind/call.h"
 #include "json/luajson.h"
 #include "kube/luakube.h"
+#include "pod/pod.h"
+#include "util/luautil.h"
+#include "yaml/yaml.h"
 
 /* Each submodule opener pushes one table, stored as lunar.<name>.
  * Add a line here when a module gains a Lua face. */
 static const luaL_Reg submodules[] = {
     {"json", lunar_json_open},
+    {"yaml", lunar_yaml_open},
+    {"util", lunar_util_open},
+    {"pod", lunar_pod_open},
     {"kube", lunar_kube_open},
     {NULL, NULL}};
 

@@ -74,30 +74,42 @@ void lunar_json_push(lua_State *L, const json_t *v) {
   }
 }
 
-/* Key path of the value being converted, for messages: "pod.spec.containers[2]". */
+/* Key path of the value being converted, for messages: "pod.spec.containers[2]".
+ * Frames are recorded as pointers and formatted only when a message needs
+ * them: conversions are on the hot path of every render. */
 typedef struct path {
+  struct {
+    const char *key; /* NULL for a list index */
+    lua_Integer index;
+  } f[LUNAR_JSON_MAX_DEPTH + 4];
+  int n;
   char buf[512];
-  size_t len;
 } path;
 
-static size_t path_push_key(path *p, const char *key) {
-  size_t old = p->len;
-  int n = snprintf(p->buf + p->len, sizeof p->buf - p->len, "%s%s",
-                   p->len ? "." : "", key);
-  if (n > 0) p->len += (size_t)n < sizeof p->buf - p->len ? (size_t)n : sizeof p->buf - p->len - 1;
+static int path_push_key(path *p, const char *key) {
+  int old = p->n;
+  if (p->n < (int)(sizeof p->f / sizeof *p->f)) p->f[p->n].key = key, p->f[p->n].index = 0, p->n++;
   return old;
 }
 
-static size_t path_push_index(path *p, lua_Integer i) {
-  size_t old = p->len;
-  int n = snprintf(p->buf + p->len, sizeof p->buf - p->len, "[%lld]", (long long)i);
-  if (n > 0) p->len += (size_t)n < sizeof p->buf - p->len ? (size_t)n : sizeof p->buf - p->len - 1;
+static int path_push_index(path *p, lua_Integer i) {
+  int old = p->n;
+  if (p->n < (int)(sizeof p->f / sizeof *p->f)) p->f[p->n].key = NULL, p->f[p->n].index = i, p->n++;
   return old;
 }
 
-static void path_pop(path *p, size_t old) {
-  p->len = old;
-  p->buf[old] = '\0';
+static void path_pop(path *p, int old) { p->n = old; }
+
+/* The path as text ("value" for the root without a name). */
+static const char *path_text(path *p) {
+  size_t len = 0;
+  p->buf[0] = '\0';
+  for (int i = 0; i < p->n && len < sizeof p->buf - 1; i++) {
+    int w = p->f[i].key ? snprintf(p->buf + len, sizeof p->buf - len, "%s%s", len ? "." : "", p->f[i].key)
+                        : snprintf(p->buf + len, sizeof p->buf - len, "[%lld]", (long long)p->f[i].index);
+    if (w > 0) len += (size_t)w < sizeof p->buf - len ? (size_t)w : sizeof p->buf - len - 1;
+  }
+  return len ? p->buf : "value";
 }
 
 /* Returns the sequence length n when the table's keys are exactly 1..n, n > 0;
@@ -133,7 +145,7 @@ static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out
                          lunar_error *err) {
   if (depth > LUNAR_JSON_MAX_DEPTH)
     return lunar_error_set(err, LUNAR_EINVAL, "%s: nested deeper than %d levels (a cycle?)",
-                           p->buf, LUNAR_JSON_MAX_DEPTH);
+                           path_text(p), LUNAR_JSON_MAX_DEPTH);
   luaL_checkstack(L, 6, "table nested too deeply");
   lua_Integer n = sequence_length(L, idx);
   if (n > 0 || is_marked_array(L, idx)) {
@@ -141,7 +153,7 @@ static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out
     lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
     for (lua_Integer i = 1; i <= len; i++) {
       json_t *item = NULL;
-      size_t old = path_push_index(p, i);
+      int old = path_push_index(p, i);
       lua_rawgeti(L, idx, i);
       int rc = convert(L, lua_gettop(L), p, depth + 1, &item, err);
       lua_pop(L, 1);
@@ -171,7 +183,7 @@ static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out
       free(keys);
       return lunar_error_set(err, LUNAR_EINVAL,
                              "%s: key %s is not a string (a table is either a list or a map with string keys)",
-                             p->len ? p->buf : "value", keydesc);
+                             path_text(p), keydesc);
     }
     if (nkeys == cap) {
       const char **grown = realloc(keys, (cap *= 2) * sizeof *keys);
@@ -184,7 +196,7 @@ static int convert_table(lua_State *L, int idx, path *p, int depth, json_t **out
   json_t *obj = json_object();
   for (size_t k = 0; k < nkeys; k++) {
     json_t *item = NULL;
-    size_t old = path_push_key(p, keys[k]);
+    int old = path_push_key(p, keys[k]);
     lua_getfield(L, idx, keys[k]);
     int rc = convert(L, lua_gettop(L), p, depth + 1, &item, err);
     lua_pop(L, 1);
@@ -213,7 +225,7 @@ static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
       lua_Number d = lua_tonumber(L, idx);
       if (!isfinite(d))
         return lunar_error_set(err, LUNAR_EINVAL, "%s: %g cannot be represented in JSON",
-                               p->len ? p->buf : "value", d);
+                               path_text(p), d);
       *out = json_real(d);
     }
     return LUNAR_OK;
@@ -223,7 +235,7 @@ static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
     *out = json_stringn(s, len);
     if (!*out)
       return lunar_error_set(err, LUNAR_EINVAL, "%s: string is not valid UTF-8",
-                             p->len ? p->buf : "value");
+                             path_text(p));
     return LUNAR_OK;
   }
   case LUA_TLIGHTUSERDATA:
@@ -238,13 +250,13 @@ static int convert(lua_State *L, int idx, path *p, int depth, json_t **out,
     break;
   }
   return lunar_error_set(err, LUNAR_EINVAL, "%s: a %s cannot be converted to JSON",
-                         p->len ? p->buf : "value", luaL_typename(L, idx));
+                         path_text(p), luaL_typename(L, idx));
 }
 
 int lunar_json_from_lua(lua_State *L, int idx, const char *what, json_t **out,
                         lunar_error *err) {
-  path p = {.len = 0};
-  p.buf[0] = '\0';
+  path p;
+  p.n = 0;
   if (what && *what) path_push_key(&p, what);
   *out = NULL;
   return convert(L, lua_absindex(L, idx), &p, 0, out, err);

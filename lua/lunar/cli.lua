@@ -64,18 +64,6 @@ local function read_file(path)
   return text
 end
 
--- Loads and runs a runner entrypoint; returns the runner or nil, message.
-function M.load_runner(path)
-  local chunk, err = loadfile(path, "t")
-  if not chunk then return nil, err end
-  local ok, result = lunar.call(-1, chunk)
-  if not ok then return nil, strip_traceback(result) end
-  if not config.lookup(result) then
-    return nil, string.format("%s: the file must return lunar.runner { ... } (it returned %s)", path, type(result))
-  end
-  return result
-end
-
 local function default_runner_path()
   local dir = os.getenv("LUNAR_LUA_DIR")
   if dir and dir ~= "" then return dir .. "/lunar/default_runner.lua" end
@@ -141,7 +129,7 @@ function commands.render(args)
   else
     return usage_error("render", "expected [RUNNER.lua] JOB.json")
   end
-  local runner, lerr = M.load_runner(runner_path)
+  local runner, lerr = config.load(runner_path)
   if not runner then return err(lerr) end
   local text, rerr = read_file(job_path)
   if not text then return err("cannot read the job payload: " .. rerr) end
@@ -175,7 +163,7 @@ function commands.check(args)
   if not opts then return usage_error("check", rest) end
   if opts.help then io.stdout:write(HELP.check) return 0 end
   if #rest ~= 1 then return usage_error("check", "expected RUNNER.lua") end
-  local runner, lerr = M.load_runner(rest[1])
+  local runner, lerr = config.load(rest[1])
   if not runner then return err(lerr) end
   io.stdout:write(rest[1], ": ok\n")
   return 0

@@ -12,6 +12,7 @@ local schema = require "lunar.schema"
 local source_map = require "lunar.source_map"
 local readonly = require "lunar.readonly"
 local T = require "lunar.types"
+local lunar = require "lunar"
 
 local M = {}
 
@@ -37,6 +38,12 @@ end
 local function suggestion(key, fields)
   if type(key) ~= "string" then return "" end
   local best, bd
+  local lower = key:lower()
+  for name in pairs(fields) do
+    -- a key that is the start of a setting's name ("builds" for builds_dir)
+    if #lower >= 4 and name:sub(1, #lower) == lower and (not best or #name < #best) then best, bd = name, 0 end
+  end
+  if best then return string.format(" (did you mean %q?)", best) end
   for name in pairs(fields) do
     local d = distance(key:lower(), name)
     if not bd or d < bd or (d == bd and name < best) then best, bd = name, d end
@@ -75,6 +82,12 @@ function M.context(locate, opts)
 end
 
 function M.format_errors(errors)
+  table.sort(errors, function(a, b)
+    local la = tonumber((a.where or ""):match(":(%d+)$")) or 0
+    local lb = tonumber((b.where or ""):match(":(%d+)$")) or 0
+    if la ~= lb then return la < lb end
+    return a.path < b.path
+  end)
   local lines = {}
   for _, e in ipairs(errors) do
     local where = e.where and (e.where .. ": ") or ""
@@ -111,13 +124,46 @@ function M.validate(t, locate)
   return #ctx.errors > 0 and ctx.errors or nil
 end
 
+-- The file being loaded by M.load (an entrypoint usually ends with
+-- `return lunar.runner {...}`, a tail call that leaves no frame of its own).
+local loading
+
+-- Where lunar.runner was called from: the file M.load is running, else the
+-- first Lua frame outside lunar's own modules.
+local function caller_info()
+  if loading then return { source = "@" .. loading, short_src = loading } end
+  for level = 3, 20 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.what ~= "C" and not info.source:match("[/\\]lunar[/\\][%w_]+%.lua$") then return info end
+  end
+  return debug.getinfo(2, "Sl")
+end
+
+-- Loads and runs a runner entrypoint file; returns the runner or nil, message.
+function M.load(path)
+  local chunk, err = loadfile(path, "t")
+  if not chunk then return nil, err end
+  loading = path
+  local ok, result = lunar.call(-1, chunk)
+  loading = nil
+  if not ok then
+    if type(result) == "string" then result = result:gsub("\n?stack traceback:.*$", "") end
+    return nil, tostring(result)
+  end
+  if not runners[result] then
+    return nil, string.format("%s: the file must return lunar.runner { ... } (it returned %s)", path, T.describe(result))
+  end
+  return result
+end
+
 -- lunar.runner { ... } -> runner (frozen). Raises a Lua error listing every
 -- problem when the table is invalid.
 function M.runner(t)
   if type(t) ~= "table" then
     error("lunar.runner expects a table of settings, got " .. T.describe(t), 2)
   end
-  local info = debug.getinfo(2, "Sl")
+  local info = caller_info()
   local file = info and info.source:sub(1, 1) == "@" and info.source:sub(2) or nil
   local map = file and source_map.load(file)
   local short = info and info.short_src or "?"

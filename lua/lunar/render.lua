@@ -2,8 +2,10 @@
 --
 --   1. the payload is checked (lunar.job.validate) and wrapped read-only;
 --   2. policies are resolved (lunar.resolve);
---   3. the C Pod builder makes the Pod (lunar.pod.build);
---   4. pod_spec entries apply in list order: a function entry gets (job, pod)
+--   3. the job's variables are assembled (lunar.variables) and the KUBERNETES_*
+--      overwrites applied (lunar.overwrites);
+--   4. the C Pod builder makes the Pod (lunar.pod.build);
+--   5. pod_spec entries apply in list order: a function entry gets (job, pod)
 --      and returns the changed pod or a patch { patch_type = ..., patch = ... };
 --      a patch entry applies its merge, json or strategic patch to the PodSpec.
 --
@@ -13,6 +15,8 @@ local lunar = require "lunar"
 local jobs = require "lunar.job"
 local resolve = require "lunar.resolve"
 local readonly = require "lunar.readonly"
+local variables = require "lunar.variables"
+local overwrites = require "lunar.overwrites"
 
 local M = {}
 
@@ -73,7 +77,8 @@ local function apply_pod_spec(pod, pod_spec, jobv)
   return pod
 end
 
--- Checks the shape the Pod must keep, whatever the patches did.
+-- Checks the shape the Pod must keep, whatever the pod_spec entries did.
+-- (Field types are checked when the Pod is encoded.)
 local function check_pod(pod)
   if type(pod.spec) ~= "table" then fail("pod: spec must be a table") end
   if type(pod.spec.containers) ~= "table" or #pod.spec.containers == 0 then
@@ -84,26 +89,84 @@ local function check_pod(pod)
       fail("pod: spec.containers[%d] needs a name", i)
     end
   end
-  local ok, err = lunar.json.encode(pod)
-  if not ok then fail("pod: %s", err) end
 end
 
--- render(runner, payload [, opts]) -> { pod = ..., warnings = {...} } or raises.
+-- The runner token: `token`, else the contents of `token_file` when readable.
+local function runner_token(settings)
+  if type(settings.token) == "string" then return settings.token end
+  if type(settings.token_file) == "string" then
+    local text = read_file(settings.token_file)
+    if text then return (text:gsub("%s+$", "")) end
+  end
+  return ""
+end
+
+-- 8 characters [a-z0-9] from the job id and attempt: the same job renders
+-- the same Pod name, a retried Pod gets another.
+local function name_suffix(id, attempt)
+  local h = 2166136261
+  for c in (tostring(id) .. "/" .. tostring(attempt or 0)):gmatch(".") do
+    h = ((h ~ c:byte()) * 16777619) % 4294967296
+  end
+  local alphabet, out = "abcdefghijklmnopqrstuvwxyz0123456789", {}
+  for _ = 1, 8 do
+    local i = h % 36
+    out[#out + 1] = alphabet:sub(i + 1, i + 1)
+    h = (h // 36) + i * 7919 + 104729
+  end
+  return table.concat(out)
+end
+
+-- The part of the payload the Pod builder reads (converting all of it to C
+-- would cost more than building the Pod).
+local function builder_job(payload)
+  local info, git = payload.job_info, payload.git_info
+  return {
+    id = payload.id,
+    image = payload.image,
+    runner_info = payload.runner_info,
+    job_info = { project_id = info.project_id, project_name = info.project_name, name = info.name,
+      root_namespace_id = info.root_namespace_id },
+    git_info = { sha = git.sha, before_sha = git.before_sha, ref = git.ref },
+  }
+end
+
+-- render_objects(runner, payload [, opts]) -> { pod, warnings, log, ... } or
+-- raises { message }. opts: payload_name, concurrent_id, project_runner_id,
+-- server_version, attempt.
 function M.render_objects(runner, payload, opts)
   opts = opts or {}
   local msg = jobs.validate(payload, opts.payload_name)
   if msg then fail("%s", msg) end
   local jobv = jobs.view(payload)
-  local settings, build_payload, pod_spec = resolve.resolve(runner, payload, jobv)
-  local pod, warnings = lunar.pod.build(settings, build_payload, {
+  local r = resolve.resolve(runner, payload, jobv)
+  local settings = r.settings
+  local layout = variables.layout(payload, settings)
+  local short = variables.short_token(runner_token(settings))
+  local vars = variables.list(payload, settings, layout, {
+    short_token = short, concurrent_id = opts.concurrent_id, concurrent_project_id = opts.project_runner_id,
+  })
+  local k, per_service, log = overwrites.apply(settings.kubernetes, vars, { id = payload.id, services = r.services })
+  local service_resources = {}
+  for i, res in pairs(per_service) do service_resources[tostring(i)] = res end
+  local pod, warnings = lunar.pod.build {
+    runner = { name = settings.name or "", short_token = short },
+    kubernetes = k,
+    job = builder_job(payload),
+    services = lunar.json.array(r.services),
+    service_resources = service_resources,
+    variables = vars,
+    layout = layout,
+    pull_policy_by_image = r.pull_policy_by_image,
+    name_suffix = name_suffix(payload.id, opts.attempt),
     concurrent_id = opts.concurrent_id or 0,
     project_runner_id = opts.project_runner_id or 0,
     server_version = opts.server_version,
-  })
+  }
   if not pod then fail("%s", warnings) end
-  pod = apply_pod_spec(pod, pod_spec, jobv)
+  pod = apply_pod_spec(pod, r.pod_spec, jobv)
   check_pod(pod)
-  return { pod = pod, warnings = warnings or {}, settings = settings, payload = build_payload }
+  return { pod = pod, warnings = warnings, log = log, settings = settings, kubernetes = k, variables = vars, layout = layout }
 end
 
 -- lunar.render(runner, payload [, opts]) -> pod, warnings | nil, message

@@ -3,8 +3,9 @@
 -- its result is validated with the same schema as a static value.
 --
 -- Order (documented in the README): services(job, requested) first, because
--- it decides which images exist; then pull_policy(job, image) once per image
--- (build image, then each service); then every other function-valued key in
+-- it decides which images exist (`requested` is the runner's services, then
+-- the job's); then pull_policy(job, image) once per distinct image (build
+-- image, then each service); then every other function-valued key in
 -- alphabetical order, each as f(job). pod_spec functions run later, after the
 -- Pod is built (lunar.render).
 local lunar = require "lunar"
@@ -42,8 +43,50 @@ end
 
 local function image_name(img) return type(img) == "table" and img.name or nil end
 
--- Returns settings (a plain, JSON-ready table for lunar.pod.build), the
--- payload to build from (services possibly replaced), and the pod_spec list.
+-- Runner services ({name, alias, command, entrypoint, environment = {"K=V"}})
+-- in the payload's service format.
+local function runner_services(list)
+  local out = {}
+  for _, svc in ipairs(list or {}) do
+    local vars = {}
+    for _, e in ipairs(svc.environment or {}) do
+      local k, v = e:match("^([^=]+)=(.*)$")
+      if k then vars[#vars + 1] = { key = k, value = v } end
+    end
+    out[#out + 1] = {
+      name = svc.name, alias = svc.alias, command = readonly.copy(svc.command),
+      entrypoint = readonly.copy(svc.entrypoint), variables = vars,
+    }
+  end
+  return out
+end
+
+-- The services a job asks for: the runner's, then the job's.
+local function requested_services(kcfg, payload)
+  local list = type(kcfg.services) == "table" and runner_services(kcfg.services) or {}
+  for _, svc in ipairs(payload.services or {}) do list[#list + 1] = svc end
+  return list
+end
+
+local job_services = {
+  name = "a list of services",
+  check = function(v, path, ctx)
+    if type(v) ~= "table" then return "expected a list of service images, got " .. type(v) end
+    for i, svc in ipairs(v) do
+      local p = string.format("%s[%d]", path, i)
+      if type(svc) ~= "table" then
+        ctx.fail(p, "expected a service table {name = ..., alias = ...}")
+      elseif type(svc.name) ~= "string" or svc.name == "" then
+        ctx.fail(p .. ".name", "is required (the service image)")
+      end
+    end
+  end,
+}
+
+-- Resolves every policy of `runner` for one job. Returns
+--   { settings = plain top-level settings with a plain `kubernetes` table,
+--     services = the services to run, pod_spec = the pod_spec list,
+--     pull_policy_by_image = { [image] = {policies} } or nil }
 function M.resolve(runner, payload, jobv)
   local entry = config.lookup(runner)
   assert(entry, "not a runner returned by lunar.runner")
@@ -55,45 +98,29 @@ function M.resolve(runner, payload, jobv)
   settings.kubernetes = k
   local kcfg = cfg.kubernetes or {}
   local fields = schema.kubernetes.fields
-  local pod_spec
+  local out = { settings = settings, pod_spec = {} }
 
   -- services(job, requested) -> the service list to run
-  local build_payload = payload
+  local services = requested_services(kcfg, payload)
   local sfn = kcfg.services
   if type(sfn) == "function" then
-    local result = readonly.copy(M.call("services", sfn, jobv, jobv.services))
+    local result = readonly.copy(M.call("services", sfn, jobv, readonly.view(services)))
     if result == nil then result = {} end
-    local job_services = {
-      name = "a list of services",
-      check = function(v, path, ctx)
-        if type(v) ~= "table" then return "expected a list of service images, got " .. type(v) end
-        for i, svc in ipairs(v) do
-          local p = string.format("%s[%d]", path, i)
-          if type(svc) ~= "table" then
-            ctx.fail(p, "expected a service table {name = ..., alias = ...}")
-          elseif type(svc.name) ~= "string" or svc.name == "" then
-            ctx.fail(p .. ".name", "is required (the service image)")
-          end
-        end
-      end,
-    }
     check_result("services", sfn, job_services, result, "services")
-    build_payload = {}
-    for key, v in pairs(payload) do build_payload[key] = v end
-    build_payload.services = lunar.json.array(result)
+    services = result
   end
+  out.services = services
 
-  -- pull_policy(job, image) -> policy per image
+  -- pull_policy(job, image) -> policy per image (build image, then each service)
   local pfn = kcfg.pull_policy
   if type(pfn) == "function" then
-    local by_image = {}
-    local images = {}
-    local build_image = image_name(build_payload.image)
+    local by_image, images = {}, {}
+    local build_image = image_name(payload.image)
     if not build_image or build_image == "" then
       build_image = type(kcfg.image) == "string" and kcfg.image or nil
     end
     if build_image then images[#images + 1] = { name = build_image } end
-    for _, svc in ipairs(build_payload.services or {}) do images[#images + 1] = svc end
+    for _, svc in ipairs(services) do images[#images + 1] = svc end
     for _, img in ipairs(images) do
       if by_image[img.name] == nil then
         local result = readonly.copy(M.call("pull_policy", pfn, jobv, readonly.view(img)))
@@ -101,7 +128,7 @@ function M.resolve(runner, payload, jobv)
         by_image[img.name] = type(result) == "string" and { result } or result
       end
     end
-    k["$pull_policy_by_image"] = by_image
+    out.pull_policy_by_image = by_image
   end
 
   local keys = {}
@@ -110,10 +137,8 @@ function M.resolve(runner, payload, jobv)
   for _, key in ipairs(keys) do
     local v = kcfg[key]
     if key == "pod_spec" then
-      pod_spec = v
-    elseif key == "services" and type(v) == "function" then
-      -- resolved above; runner-defined services are then only the policy's result
-    elseif key == "pull_policy" and type(v) == "function" then
+      out.pod_spec = type(v) == "function" and { v } or v
+    elseif key == "services" or (key == "pull_policy" and type(v) == "function") then
       -- resolved above
     elseif type(v) == "function" then
       local result = readonly.copy(M.call(key, v, jobv))
@@ -125,10 +150,7 @@ function M.resolve(runner, payload, jobv)
       k[key] = readonly.copy(v)
     end
   end
-  if type(pod_spec) == "function" then
-    pod_spec = { pod_spec }
-  end
-  return settings, build_payload, pod_spec or {}
+  return out
 end
 
 return M

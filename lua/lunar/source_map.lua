@@ -101,6 +101,7 @@ function M.build(src)
       elseif top and prev and (prev.value == "{" or prev.value == "," or prev.value == ";") then
         top.index = top.index + 1
         prefix = top.prefix and string.format("%s[%d]", top.prefix, top.index) or nil
+        if prefix and not paths[prefix] then paths[prefix] = tok.line end
       elseif prev and ((prev.kind == "name" and prev.value == "runner") or
           (prev.value == "(" and prev2 and prev2.kind == "name" and prev2.value == "runner")) then
         prefix = ""
@@ -140,17 +141,19 @@ function M.build(src)
   return { paths = paths, names = names, runner_line = runner_line }
 end
 
--- Line for `path` ("kubernetes.cpu_limit"), or nil. Tries the exact path, then
--- its parents, then the last key name when it occurs exactly once in the file.
+-- Line for `path` ("kubernetes.cpu_limit"), or nil: the exact path, else
+-- its nearest written parent, else (a table built elsewhere in the file) the
+-- last key name when it occurs exactly once in the file, else the line of the
+-- lunar.runner call.
 function M.line(map, path)
   if not map then return nil end
   local p = path
   while p and p ~= "" do
     if map.paths[p] then return map.paths[p] end
-    local leaf = p:match("([^%.%[%]]+)$")
-    if leaf and map.names[leaf] and #map.names[leaf] == 1 then return map.names[leaf][1] end
     p = p:match("^(.*)%[%d+%]$") or p:match("^(.*)%.[^%.]+$")
   end
+  local leaf = path:match("([^%.%[%]]+)$")
+  if leaf and map.names[leaf] and #map.names[leaf] == 1 then return map.names[leaf][1] end
   return map.runner_line
 end
 

@@ -1,0 +1,44 @@
+/* The Pod builder: (resolved settings, job payload, job variables) -> the
+ * Kubernetes Pod of a job, as GitLab Runner's Kubernetes executor would build
+ * it, in the pod-native layout of lunar (see README "Execution model").
+ *
+ * The input is one JSON object, assembled by lua/lunar/render.lua:
+ *   runner        { name, short_token, builds_dir, ... } the runner's top-level settings
+ *   kubernetes    the kubernetes settings after policies and per-job overwrites,
+ *                 under their GitLab Runner names (schema: lua/lunar/schema.lua)
+ *   job           the GitLab job payload
+ *   services      the services to run, in order: { name, alias, entrypoint,
+ *                 command, variables, pull_policy, executor_opts } (runner services,
+ *                 then the job's; or what the `services` policy returned)
+ *   service_resources  { "<index>": { service_cpu_limit = ..., ... } } per-service overwrites
+ *   variables     the job's final variable list (lua/lunar/variables.lua)
+ *   layout        { builds_dir, project_dir, tmp_dir, scripts_dir, logs_dir, cache_dir }
+ *   pull_policy_by_image  { "<image>": [policies] } from a pull_policy policy (optional)
+ *   name_suffix   8 characters [a-z0-9] ending the Pod name
+ *   concurrent_id, project_runner_id  integers (optional, 0)
+ *   server_version  "1.30" (optional; host aliases need 1.7 or later)
+ *   plan          the stage plan of the job (optional; see lua/lunar/stages):
+ *                 init containers and the build and helper commands
+ *
+ * Errors are LUNAR_EINVAL with a message naming the setting, variable or
+ * image at fault, e.g. `disallowed image: "evil:latest" is not on
+ * kubernetes.allowed_images ["registry.example.com/ci-*"]`.
+ */
+#ifndef LUNAR_POD_POD_H
+#define LUNAR_POD_POD_H
+
+#include <jansson.h>
+#include <lua.h>
+
+#include "util/error.h"
+
+/* Builds the Pod for `input` (borrowed). On success *pod is a new reference
+ * and *warnings a new reference to an array of strings (what the runner
+ * would log for this job); both belong to the caller. */
+int lunar_pod_build(const json_t *input, json_t **pod, json_t **warnings, lunar_error *err);
+
+/* Opens `lunar.pod` (build(input) -> pod, warnings | nil, message) and leaves
+ * it on the stack. stack: +1 */
+int lunar_pod_open(lua_State *L);
+
+#endif

@@ -1,0 +1,11 @@
+/* lunar.util: the Lua face of the pure helpers in core/util (quantities,
+ * image globs, regular expressions, names, variable expansion). */
+#ifndef LUNAR_UTIL_LUAUTIL_H
+#define LUNAR_UTIL_LUAUTIL_H
+
+#include <lua.h>
+
+/* Opens `lunar.util` and leaves it on the stack. stack: +1 */
+int lunar_util_open(lua_State *L);
+
+#endif

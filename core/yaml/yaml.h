@@ -1,0 +1,41 @@
+/* YAML <-> jansson values, through libyaml.
+ *
+ * Parsing follows the YAML 1.2 core schema for plain scalars: `null`, `~` and
+ * an empty value are null; `true`/`false` (any case) are booleans; decimal,
+ * `0x` and `0o` integers and decimal floats (with `.inf`, `.nan`) are numbers;
+ * everything else, and every quoted scalar, is a string. YAML 1.1 words such
+ * as `yes`/`on` stay strings (Kubernetes' sigs.k8s.io/yaml reads them as
+ * booleans; lunar follows YAML 1.2, which is what a user quoting "yes" wants).
+ * Aliases expand to copies of their anchors. Mapping keys must be scalars.
+ * Only a stream of exactly one document is accepted (an empty stream is null).
+ *
+ * Errors name the input and the position: "runner.lua:pod_spec[1]:3:7: mapping
+ * values are not allowed in this context" (line and column are 1-based).
+ */
+#ifndef LUNAR_YAML_YAML_H
+#define LUNAR_YAML_YAML_H
+
+#include <jansson.h>
+#include <lua.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* Parses `len` bytes of YAML (JSON is YAML too). `name` labels messages (NULL:
+ * "YAML"). On success *out is a new reference owned by the caller. Returns
+ * LUNAR_OK, LUNAR_EINVAL (syntax, a non-scalar key, several documents) or
+ * LUNAR_ENOMEM. */
+int lunar_yaml_parse(const char *text, size_t len, const char *name, json_t **out,
+                     lunar_error *err);
+
+/* Emits `v` (borrowed) as a block-style YAML document. Strings that would read
+ * back as another type (`"true"`, `"1"`, `""`) are quoted; multi-line strings
+ * use the literal style. On success *out is a NUL-terminated string the caller
+ * frees with free(). Returns LUNAR_OK or LUNAR_ENOMEM/LUNAR_EINVAL. */
+int lunar_yaml_emit(const json_t *v, char **out, lunar_error *err);
+
+/* Opens `lunar.yaml` (decode(text [, name]) -> value | nil, message;
+ * encode(value) -> text | nil, message) and leaves it on the stack. stack: +1 */
+int lunar_yaml_open(lua_State *L);
+
+#endif

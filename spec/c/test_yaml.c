@@ -1,0 +1,92 @@
+/* YAML parsing (core schema, errors with positions) and emitting (quoting of
+ * strings that would read back as other types). */
+#include <stdlib.h>
+
+#include "check.h"
+#include "yaml/yaml.h"
+
+/* Parses `text` and returns its compact JSON (caller frees), or the error
+ * message copied into `msg`. */
+static char *parse(const char *text, char *msg) {
+  json_t *v = NULL;
+  lunar_error err;
+  msg[0] = '\0';
+  if (lunar_yaml_parse(text, strlen(text), "patch.yaml", &v, &err)) {
+    strcpy(msg, err.msg);
+    return NULL;
+  }
+  char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(v);
+  return s;
+}
+
+static void test_plain_scalars_follow_the_core_schema(void) {
+  char msg[LUNAR_ERROR_MAX];
+  char *s = parse("a: 1\nb: -7\nc: 0x1f\nd: 1.5\ne: true\nf: ~\ng: null\nh: yes\ni: \"1\"\nj: '~'\nk: 1.2.3\nl: 1e3\nm:\n", msg);
+  CHECK_STR(s, "{\"a\":1,\"b\":-7,\"c\":31,\"d\":1.5,\"e\":true,\"f\":null,\"g\":null,\"h\":\"yes\",\"i\":\"1\",\"j\":\"~\",\"k\":\"1.2.3\",\"l\":1000.0,\"m\":null}");
+  free(s);
+}
+
+static void test_json_is_yaml(void) {
+  char msg[LUNAR_ERROR_MAX];
+  char *s = parse("{\"containers\": [{\"name\": \"build\", \"args\": [\"a\", \"b\"]}]}", msg);
+  CHECK_STR(s, "{\"containers\":[{\"name\":\"build\",\"args\":[\"a\",\"b\"]}]}");
+  free(s);
+}
+
+static void test_aliases_expand_and_recursion_is_refused(void) {
+  char msg[LUNAR_ERROR_MAX];
+  char *s = parse("base: &b {cpu: 1}\nother: *b\n", msg);
+  CHECK_STR(s, "{\"base\":{\"cpu\":1},\"other\":{\"cpu\":1}}");
+  free(s);
+  s = parse("a: &x [1, *x]\n", msg);
+  CHECK(s == NULL);
+  free(s);
+}
+
+static void test_errors_name_input_line_and_column(void) {
+  char msg[LUNAR_ERROR_MAX];
+  char *s = parse("containers:\n  - name: build\n    image: a: b\n", msg);
+  CHECK(s == NULL);
+  CHECK_STR(msg, "patch.yaml:3:13: mapping values are not allowed in this context");
+  s = parse("a: 1\n---\nb: 2\n", msg);
+  CHECK(s == NULL);
+  CHECK(strstr(msg, "patch.yaml:2:1: more than one YAML document") == msg);
+  s = parse("[1, 2]: x\n", msg);
+  CHECK(s == NULL);
+  CHECK(strstr(msg, "patch.yaml:1:1: a mapping key must be a plain value") == msg);
+}
+
+static void test_empty_input_is_null(void) {
+  char msg[LUNAR_ERROR_MAX];
+  char *s = parse("", msg);
+  CHECK_STR(s, "null");
+  free(s);
+}
+
+static void test_emit_quotes_ambiguous_strings(void) {
+  json_error_t jerr;
+  json_t *v = json_loads("{\"a\":\"true\",\"b\":\"1\",\"c\":\"\",\"d\":\"plain\",\"e\":2,\"f\":\"x: y\","
+                         "\"g\":\"two\\nlines\",\"h\":[],\"i\":{},\"j\":null,\"k\":0.5}", 0, &jerr);
+  char *out = NULL;
+  lunar_error err;
+  CHECK_INT(lunar_yaml_emit(v, &out, &err), LUNAR_OK);
+  CHECK_STR(out, "a: \"true\"\nb: \"1\"\nc: \"\"\nd: plain\ne: 2\nf: 'x: y'\ng: |-\n  two\n  lines\nh: []\ni: {}\nj: null\nk: 0.5\n");
+  /* and it reads back as the same value */
+  json_t *back = NULL;
+  CHECK_INT(lunar_yaml_parse(out, strlen(out), NULL, &back, &err), LUNAR_OK);
+  CHECK(json_equal(v, back));
+  json_decref(back);
+  json_decref(v);
+  free(out);
+}
+
+int main(void) {
+  RUN(test_plain_scalars_follow_the_core_schema);
+  RUN(test_json_is_yaml);
+  RUN(test_aliases_expand_and_recursion_is_refused);
+  RUN(test_errors_name_input_line_and_column);
+  RUN(test_empty_input_is_null);
+  RUN(test_emit_quotes_ambiguous_strings);
+  return check_summary();
+}
