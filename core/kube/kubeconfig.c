@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "yaml/yaml.h"
+
 int lunar_kube_base64_decode(const char *in, char **out, size_t *len, lunar_error *err) {
   size_t n = strlen(in);
   char *buf = malloc(n / 4 * 3 + 4);
@@ -181,31 +183,21 @@ static int resolve(const kdoc *docs, size_t n, const char *context, lunar_kube_c
                              "kubeconfig %s, context \"%s\": user \"%s\" not found (users: %s)",
                              ctxfile, context, user_name, names);
     }
-    json_t *exec = json_object_get(user, "exec");
-    if (exec) {
-      const char *cmd = str(exec, "command");
+    json_t *exec = json_object_get(user, "exec"), *ap = json_object_get(user, "auth-provider");
+    char how[300] = "";
+    if (exec)
+      snprintf(how, sizeof how, "exec credential plugins (here \"%s\") are",
+               str(exec, "command") ? str(exec, "command") : "?");
+    else if (ap)
+      snprintf(how, sizeof how, "auth-provider \"%s\" is", str(ap, "name") ? str(ap, "name") : "?");
+    else if (str(user, "username") || str(user, "password"))
+      snprintf(how, sizeof how, "basic authentication (username/password) is");
+    if (how[0])
       return lunar_error_set(err, LUNAR_EINVAL,
-                             "kubeconfig %s, user \"%s\": exec credential plugins (here \"%s\") "
-                             "are not supported: use a token or client certificate instead "
-                             "(kubernetes.bearer_token_file, or token/tokenFile or "
-                             "client-certificate/client-key in the kubeconfig)",
-                             ufile, user_name, cmd ? cmd : "?");
-    }
-    json_t *ap = json_object_get(user, "auth-provider");
-    if (ap) {
-      const char *nm = str(ap, "name");
-      return lunar_error_set(err, LUNAR_EINVAL,
-                             "kubeconfig %s, user \"%s\": auth-provider \"%s\" is not supported: "
-                             "use a token or client certificate instead "
-                             "(kubernetes.bearer_token_file, or token/tokenFile or "
-                             "client-certificate/client-key in the kubeconfig)",
-                             ufile, user_name, nm ? nm : "?");
-    }
-    if (str(user, "username") || str(user, "password"))
-      return lunar_error_set(err, LUNAR_EINVAL,
-                             "kubeconfig %s, user \"%s\": basic authentication (username/password) "
-                             "is not supported: use a token or client certificate instead",
-                             ufile, user_name);
+                             "kubeconfig %s, user \"%s\": %s not supported: use a token or client "
+                             "certificate instead (kubernetes.bearer_token_file, or token/tokenFile "
+                             "or client-certificate/client-key in the kubeconfig)",
+                             ufile, user_name, how);
     snprintf(where, sizeof where, "user \"%s\"", user_name);
     if (take_pem(user, "client-certificate", ufile, &cfg->cert_file, &cfg->cert_data,
                  &cfg->cert_len, where, err) ||
@@ -250,15 +242,11 @@ static int parse_file(const char *path, json_t **out, lunar_error *err) {
   size_t len = 0;
   int rc = lunar_kube_read_file(path, "kubeconfig", &text, &len, err);
   if (rc) return rc;
-  /* TODO(yaml): switch to lunar_yaml_parse once core/yaml/yaml.h is on main;
-   * until then only the JSON form of a kubeconfig (valid YAML) is read. */
-  json_error_t jerr;
-  *out = json_loadb(text, len, 0, &jerr);
+  rc = lunar_yaml_parse(text, len, path, out, err);
   free(text);
-  if (!*out)
-    return lunar_error_set(err, LUNAR_EINVAL, "kubeconfig %s:%d: %s", path, jerr.line, jerr.text);
+  if (rc) return lunar_error_wrap(err, "kubeconfig");
   if (!json_is_object(*out)) {
-    json_decref(*out);
+    json_decref(*out); /* null (an empty file), a list, a scalar */
     *out = NULL;
     return lunar_error_set(err, LUNAR_EINVAL, "kubeconfig %s: not a kubeconfig (a mapping)", path);
   }

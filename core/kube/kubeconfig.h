@@ -1,4 +1,4 @@
-/* kubeconfig files (the format kubectl reads).
+/* kubeconfig files (the format kubectl reads: YAML, or JSON).
  *
  * Supported: several files merged the way kubectl merges $KUBECONFIG (for
  * each cluster, user and context name the first file defining it wins; the

@@ -248,6 +248,43 @@ static void test_precedence(void) {
   CHECK_STR(cfg->ca_file, want);
   lunar_kube_config_free(cfg);
 
+  /* a YAML kubeconfig as kubectl writes it */
+  put("config.yaml",
+      "apiVersion: v1\n"
+      "kind: Config\n"
+      "clusters:\n"
+      "- cluster:\n"
+      "    certificate-authority-data: Y2EtcGVt\n"
+      "    server: https://192.168.49.2:8443\n"
+      "  name: minikube\n"
+      "contexts:\n"
+      "- context:\n"
+      "    cluster: minikube\n"
+      "    namespace: builds\n"
+      "    user: minikube\n"
+      "  name: minikube\n"
+      "current-context: minikube\n"
+      "preferences: {}\n"
+      "users:\n"
+      "- name: minikube\n"
+      "  user:\n"
+      "    client-certificate: profiles/minikube/client.crt\n"
+      "    client-key: profiles/minikube/client.key\n");
+  snprintf(kc, sizeof kc, "%s/config.yaml", tmp);
+  lunar_kube_settings yaml = {.kubeconfig = kc};
+  CHECK_INT(lunar_kube_config_load(&yaml, &none, &cfg, &err), LUNAR_OK);
+  CHECK_STR(cfg->server, "https://192.168.49.2:8443");
+  CHECK_STR(cfg->ca_data, "ca-pem");
+  CHECK_STR(cfg->namespace, "builds");
+  snprintf(want, sizeof want, "%s/profiles/minikube/client.key", tmp);
+  CHECK_STR(cfg->key_file, want);
+  lunar_kube_config_free(cfg);
+  put("broken.yaml", "clusters:\n- name: a\n  cluster: {server: [}\n");
+  snprintf(kc, sizeof kc, "%s/broken.yaml", tmp);
+  lunar_kube_settings broken = {.kubeconfig = kc};
+  CHECK_INT(lunar_kube_config_load(&broken, &none, &cfg, &err), LUNAR_EINVAL);
+  CHECK(strncmp(err.msg, "kubeconfig: ", 12) == 0 && strstr(err.msg, "broken.yaml:3:") != NULL);
+
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
   CHECK_INT(system(cmd), 0);
 }

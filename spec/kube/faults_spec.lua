@@ -4,10 +4,6 @@
 -- depends on how fast this machine is (the one time check is a lower bound).
 local S = require "spec.kube.support"
 
-local function secret(name, labels)
-  return { metadata = { name = name, labels = labels or { app = "lunar-spec" } }, stringData = { k = "v" } }
-end
-
 local function requests_to(d, pattern, method)
   local out = {}
   for _, r in ipairs(S.requests(d)) do
@@ -31,7 +27,7 @@ describe("lunar.kube under faults", function()
   end)
 
   it("retries a 500 and succeeds", function()
-    assert(c:create("secrets", secret("f-500")))
+    assert(c:create("secrets", S.secret("f-500")))
     S.faults(d, { rules = { { method = "GET", path = "/secrets/f-500$", error = 500, times = 1 } } })
     S.clear_requests(d)
     local before = c:stats()
@@ -65,13 +61,13 @@ describe("lunar.kube under faults", function()
 
   it("resumes a dropped watch from the last resourceVersion, without repeats", function()
     local rv0 = assert(c:list("secrets", { label_selector = "drop=1" })).metadata.resourceVersion
-    local a = assert(c:create("secrets", secret("d-a", { drop = "1" })))
+    local a = assert(c:create("secrets", S.secret("d-a", { drop = "1" })))
     S.faults(d, { rules = { { path = "/secrets$", watch = true, drop_after_events = 1, times = 1 } } })
     S.clear_requests(d)
     local seen = {}
     c:watch("secrets", { label_selector = "drop=1", resource_version = rv0, timeout = 30 }, function(type, obj)
       seen[#seen + 1] = type .. " " .. obj.metadata.name
-      if obj.metadata.name == "d-a" then assert(c:create("secrets", secret("d-b", { drop = "1" }))) end
+      if obj.metadata.name == "d-a" then assert(c:create("secrets", S.secret("d-b", { drop = "1" }))) end
       if obj.metadata.name == "d-b" then return false end
     end)
     assert.same({ "ADDED d-a", "ADDED d-b" }, seen)
@@ -87,7 +83,7 @@ describe("lunar.kube under faults", function()
   end)
 
   it("lists again after 410 Gone, without reporting unchanged objects twice", function()
-    assert(c:create("secrets", secret("g-a", { gone = "1" })))
+    assert(c:create("secrets", S.secret("g-a", { gone = "1" })))
     S.faults(d, { rules = { { path = "/secrets$", watch = true, expire = true, times = 1 } } })
     local seen = {}
     local _, why = c:watch("secrets", { label_selector = "gone=1", timeout = 2 }, function(type, obj)
@@ -101,7 +97,7 @@ describe("lunar.kube under faults", function()
   end)
 
   it("reports what changed while its version was compacted away", function()
-    assert(c:create("secrets", secret("h-a", { compact = "1" })))
+    assert(c:create("secrets", S.secret("h-a", { compact = "1" })))
     local seen = {}
     c:watch("secrets", { label_selector = "compact=1", timeout = 30 }, function(type, obj)
       seen[#seen + 1] = type .. " " .. obj.metadata.name
@@ -109,7 +105,7 @@ describe("lunar.kube under faults", function()
         -- change things and compact the history: the watch must list again
         -- or see the events; either way it reports each change once
         assert(c:delete("secrets", "h-a"))
-        assert(c:create("secrets", secret("h-b", { compact = "1" })))
+        assert(c:create("secrets", S.secret("h-b", { compact = "1" })))
         S.compact(d)
       end
       if obj.metadata.name == "h-b" then return false end
@@ -120,10 +116,7 @@ describe("lunar.kube under faults", function()
 
   it("resumes a dropped log stream without duplicated or lost lines", function()
     assert(c:create("pods", S.pod("flog", "for i in $(seq 1 40); do echo line $i; done")))
-    assert.truthy(S.eventually(function()
-      local p = c:get("pods", "flog")
-      return p and p.status.phase == "Succeeded"
-    end))
+    assert.truthy(S.wait_phase(c, "flog", "Succeeded"))
     -- drop in the middle of a line, after a few lines
     S.faults(d, { rules = { { path = "/pods/flog/log", drop_after_bytes = 200, times = 1 } } })
     S.clear_requests(d)
@@ -141,7 +134,7 @@ describe("lunar.kube under faults", function()
     -- the first POST is answered too late: the client times out and retries
     S.faults(d, { rules = { { method = "POST", path = "/secrets$", latency = 0.5, times = 1 } } })
     local cc = S.client(d, { request_timeout = 0.4 })
-    local s = assert(cc:create("secrets", secret("lost-1", { job = "42" })))
+    local s = assert(cc:create("secrets", S.secret("lost-1", { job = "42" })))
     assert.equal("lost-1", s.metadata.name)
     local posts = requests_to(d, "/secrets$", "POST")
     assert.equal(409, posts[#posts].status)
@@ -150,8 +143,8 @@ describe("lunar.kube under faults", function()
   end)
 
   it("does not take over an object that is not its own", function()
-    assert(c:create("secrets", secret("taken", { job = "1" })))
-    local ok, err, status = c:create("secrets", secret("taken", { job = "2" }))
+    assert(c:create("secrets", S.secret("taken", { job = "1" })))
+    local ok, err, status = c:create("secrets", S.secret("taken", { job = "2" }))
     assert.is_nil(ok)
     assert.equal(409, status)
     assert.equal('create secrets "taken" in namespace "ci": conflict (409 AlreadyExists): secrets "taken" already exists', err)

@@ -2,12 +2,6 @@
 local S = require "spec.kube.support"
 local lunar = require "lunar"
 
-local function secret(name, labels)
-  return { apiVersion = "v1", kind = "Secret",
-           metadata = { name = name, labels = labels or { app = "lunar-spec" } },
-           stringData = { script = "echo hi" } }
-end
-
 describe("lunar.kube operations", function()
   local d, c
   setup(function()
@@ -17,7 +11,7 @@ describe("lunar.kube operations", function()
   teardown(function() S.stop(d) end)
 
   it("creates, gets and deletes a Secret", function()
-    local s = assert(c:create("secrets", secret("ops-secret")))
+    local s = assert(c:create("secrets", S.secret("ops-secret")))
     assert.equal("ci", s.metadata.namespace)
     assert.is_string(s.metadata.uid)
     local got = assert(c:get("secrets", "ops-secret"))
@@ -31,7 +25,7 @@ describe("lunar.kube operations", function()
   end)
 
   it("creates a Pod, sets the Secret's owner reference with a merge patch, deletes with options", function()
-    assert(c:create("secrets", secret("job-1")))
+    assert(c:create("secrets", S.secret("job-1")))
     local pod = assert(c:create("pods", S.pod("job-1", "sleep 30")))
     local patched = assert(c:patch("secrets", "job-1", { metadata = { ownerReferences = {
       { apiVersion = "v1", kind = "Pod", name = "job-1", uid = pod.metadata.uid } } } }))
@@ -48,8 +42,8 @@ describe("lunar.kube operations", function()
   end)
 
   it("lists by label selector", function()
-    assert(c:create("secrets", secret("sel-a", { team = "a", app = "x" })))
-    assert(c:create("secrets", secret("sel-b", { team = "b", app = "x" })))
+    assert(c:create("secrets", S.secret("sel-a", { team = "a", app = "x" })))
+    assert(c:create("secrets", S.secret("sel-b", { team = "b", app = "x" })))
     local l = assert(c:list("secrets", { label_selector = "app=x,team in (a)" }))
     assert.equal(1, #l.items)
     assert.equal("sel-a", l.items[1].metadata.name)
@@ -85,13 +79,13 @@ describe("lunar.kube operations", function()
   end)
 
   it("watches: lists first, then reports changes until the callback says stop", function()
-    assert(c:create("secrets", secret("w-a", { watch = "1" })))
+    assert(c:create("secrets", S.secret("w-a", { watch = "1" })))
     local seen = {}
     local rv = c:watch("secrets", { label_selector = "watch=1", timeout = 30 }, function(type, obj)
       seen[#seen + 1] = type .. " " .. obj.metadata.name
       if obj.metadata.name == "w-a" and type == "ADDED" then
         -- callbacks run between loop rounds, so they may use the client
-        assert(c:create("secrets", secret("w-b", { watch = "1" })))
+        assert(c:create("secrets", S.secret("w-b", { watch = "1" })))
       elseif type == "ADDED" then
         assert(c:delete("secrets", "w-a"))
       elseif type == "DELETED" then
@@ -111,10 +105,7 @@ describe("lunar.kube operations", function()
 
   it("follows a container's log with timestamps", function()
     assert(c:create("pods", S.pod("log-1", "for i in 1 2 3; do echo line $i; done")))
-    assert.truthy(S.eventually(function()
-      local p = c:get("pods", "log-1")
-      return p and p.status.phase == "Succeeded"
-    end))
+    assert.truthy(S.wait_phase(c, "log-1", "Succeeded"))
     local lines, stamps = {}, {}
     assert.is_true(c:logs("log-1", { follow = true, timeout = 30 }, function(line, ts)
       lines[#lines + 1] = line
@@ -128,10 +119,7 @@ describe("lunar.kube operations", function()
 
   it("stops following a log when the callback returns false", function()
     assert(c:create("pods", S.pod("log-2", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.05; done")))
-    assert.truthy(S.eventually(function()
-      local p = c:get("pods", "log-2")
-      return p and p.status.phase == "Running"
-    end))
+    assert.truthy(S.wait_phase(c, "log-2", "Running"))
     local n = 0
     assert.is_true(c:logs("log-2", { follow = true, timeout = 30 }, function(line)
       n = n + 1

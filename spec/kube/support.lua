@@ -117,6 +117,21 @@ function M.pod(name, script, labels)
   }
 end
 
+--- A Secret with one key, labelled.
+function M.secret(name, labels)
+  return { apiVersion = "v1", kind = "Secret",
+           metadata = { name = name, labels = labels or { app = "lunar-spec" } },
+           stringData = { script = "echo hi" } }
+end
+
+--- Waits (bounded) until Pod `name` reaches `phase`; returns the Pod or nil.
+function M.wait_phase(c, name, phase)
+  return M.eventually(function()
+    local p = c:get("pods", name)
+    return p and p.status and p.status.phase == phase and p
+  end)
+end
+
 --- Runs `lunar lua <script>` with extra environment variables; returns
 --- stdout, exit status.
 function M.run_lunar(env, script_text)
