@@ -457,6 +457,7 @@ static int drive(lua_State *L, lua_client *lc, stream *s, int fn, double timeout
         stream_free(s);
         return lua_error(L);
       }
+      q = &s->items[i]; /* the callback may have queued more (and moved the queue) */
       if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
         outcome = 1;
         if (is_watch && q->extra[0]) snprintf(s->rv, sizeof s->rv, "%s", q->extra);

@@ -59,6 +59,15 @@ describe("lunar.kube under faults", function()
     assert.is_true(reqs[2].time - reqs[1].time >= 0.9)
   end)
 
+  it("keeps to the client-side rate limit (qps, burst)", function()
+    local slow = S.client(d, { qps = 5, burst = 1 })
+    for _ = 1, 4 do assert(slow:list("pods")) end
+    local reqs = requests_to(d, "/pods$", "GET")
+    assert.equal(4, #reqs)
+    -- a lower bound: after the burst, one request per 200 ms at most
+    assert.is_true(reqs[4].time - reqs[1].time >= 0.55)
+  end)
+
   it("resumes a dropped watch from the last resourceVersion, without repeats", function()
     local rv0 = assert(c:list("secrets", { label_selector = "drop=1" })).metadata.resourceVersion
     local a = assert(c:create("secrets", S.secret("d-a", { drop = "1" })))
@@ -131,9 +140,11 @@ describe("lunar.kube under faults", function()
   end)
 
   it("accepts its own object when a create's response was lost (409 AlreadyExists)", function()
-    -- the first POST is answered too late: the client times out and retries
-    S.faults(d, { rules = { { method = "POST", path = "/secrets$", latency = 0.5, times = 1 } } })
-    local cc = S.client(d, { request_timeout = 0.4 })
+    -- the first POST is handled just after the client gave up on it (the
+    -- server creates the Secret at 0.32 s; the retry comes after the 0.3 s
+    -- timeout plus at least 0.25 s of backoff)
+    S.faults(d, { rules = { { method = "POST", path = "/secrets$", latency = 0.32, times = 1 } } })
+    local cc = S.client(d, { request_timeout = 0.3 })
     local s = assert(cc:create("secrets", S.secret("lost-1", { job = "42" })))
     assert.equal("lost-1", s.metadata.name)
     local posts = requests_to(d, "/secrets$", "POST")

@@ -103,6 +103,19 @@ describe("lunar.kube operations", function()
     assert.same({ "DELETED w-b" }, later)
   end)
 
+  it("lets a watch callback do many requests while events keep arriving", function()
+    local first = assert(c:create("secrets", S.secret("many-0", { many = "1" })))
+    local calls = 0
+    local rv = c:watch("secrets", { label_selector = "many=1", timeout = 30 }, function(_, obj)
+      calls = calls + 1
+      for i = 1, 40 do assert(c:create("secrets", S.secret("many-" .. i, { many = "1" }))) end
+      return false -- stop at the first event; the 40 queued meanwhile are dropped
+    end)
+    assert.equal(1, calls)
+    assert.equal(first.metadata.resourceVersion, rv)
+    assert.equal(41, #assert(c:list("secrets", { label_selector = "many=1" })).items)
+  end)
+
   it("follows a container's log with timestamps", function()
     assert(c:create("pods", S.pod("log-1", "for i in 1 2 3; do echo line $i; done")))
     assert.truthy(S.wait_phase(c, "log-1", "Succeeded"))
