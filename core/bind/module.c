@@ -5,6 +5,7 @@
 #include "bind/call.h"
 #include "json/luajson.h"
 #include "kube/luakube.h"
+#include "patch/luapatch.h"
 #include "pod/pod.h"
 #include "util/luautil.h"
 #include "yaml/yaml.h"
@@ -16,6 +17,7 @@ static const luaL_Reg submodules[] = {
     {"yaml", lunar_yaml_open},
     {"util", lunar_util_open},
     {"pod", lunar_pod_open},
+    {"patch", lunar_patch_open},
     {"kube", lunar_kube_open},
     {NULL, NULL}};
 

@@ -1,5 +1,6 @@
 /* The Pod's containers: `build` (the job image), `helper` (the helper image),
  * one per service, and the init containers of the job's stage plan. */
+#include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,299 +21,390 @@ static const char DETECT_SHELL[] =
     "elif [ -x /busybox/sh ]; then exec /busybox/sh; "
     "else echo shell not found; exit 1; fi";
 
-json_t *pod_resources(pod_ctx *c, const json_t *settings, const char *prefix) {
+int pod_resources(pod_ctx *c, int settings, const char *prefix) {
   static const char *res[][2] = {{"cpu", "cpu"}, {"memory", "memory"}, {"ephemeral_storage", "ephemeral-storage"}};
   static const char *kinds[][2] = {{"limit", "limits"}, {"request", "requests"}};
-  json_t *out = json_object();
+  lua_State *L = c->L;
+  int out = pod_new_obj(c);
   for (size_t k = 0; k < 2; k++) {
-    json_t *list = json_object();
+    int list = 0;
     for (size_t r = 0; r < 3; r++) {
       char key[96];
       snprintf(key, sizeof key, "%s%s_%s", prefix, res[r][0], kinds[k][0]);
-      const json_t *v = json_object_get(settings, key);
-      const char *q = json_string_value(v);
-      char num[64];
-      if (json_is_number(v)) { /* a Lua number such as 2 or 0.5 */
-        snprintf(num, sizeof num, "%g", json_number_value(v));
-        q = num;
+      int type = lua_getfield(L, settings, key);
+      /* a string, or a Lua number such as 2 or 0.5 (converted in place) */
+      const char *q = (type == LUA_TSTRING || type == LUA_TNUMBER) ? lua_tostring(L, -1) : "";
+      if (!*q) {
+        lua_pop(L, 1);
+        continue;
       }
-      if (!q || !*q) continue;
       lunar_quantity parsed;
       if (lunar_quantity_parse(q, &parsed, c->err)) {
-        json_decref(list), json_decref(out);
         lunar_error_wrap(c->err, "kubernetes.%s", key);
-        return NULL;
+        lua_settop(L, out - 1);
+        return 0;
       }
-      json_object_set_new(list, res[r][1], json_string(q));
+      if (!list) {
+        lua_newtable(L);
+        lua_insert(L, -2); /* keep the quantity on top */
+        list = lua_gettop(L) - 1;
+      }
+      lua_setfield(L, list, res[r][1]);
     }
-    if (json_object_size(list)) json_object_set_new(out, kinds[k][1], list);
-    else json_decref(list);
+    if (list) pod_set(c, out, kinds[k][1]);
   }
   return out;
 }
 
-/* Environment entries for the variables a container may see: public and
- * runner-internal ones (never masked or other secret ones); the last
- * definition wins at the position of the first; `$` is doubled so that
- * Kubernetes' $(VAR) expansion leaves values alone. */
-static void add_env(json_t *env, json_t *index, const char *key, const char *value) {
-  size_t n = strlen(value), extra = 0;
-  for (size_t i = 0; i < n; i++) extra += value[i] == '$';
-  char *escaped = malloc(n + extra + 1), *o = escaped;
-  if (!escaped) return;
-  for (size_t i = 0; i < n; i++) {
-    *o++ = value[i];
-    if (value[i] == '$') *o++ = '$';
-  }
-  *o = '\0';
-  json_t *pos = json_object_get(index, key);
-  if (pos) {
-    json_object_set_new(json_array_get(env, (size_t)json_integer_value(pos)), "value", json_string(escaped));
+/* The environment a container may see: the job's public and runner variables
+ * (never masked or other secret ones); the last definition wins at the
+ * position of the first; `$` is doubled so that Kubernetes' $(VAR) expansion
+ * leaves values alone. `index` maps names to positions in `env`. */
+static void add_env(pod_ctx *c, int env, int index, const char *key, const char *value) {
+  lua_State *L = c->L;
+  if (strchr(value, '$')) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (const char *p = value; *p; p++) {
+      luaL_addchar(&b, *p);
+      if (*p == '$') luaL_addchar(&b, '$');
+    }
+    luaL_pushresult(&b); /* stack: value */
   } else {
-    json_object_set_new(index, key, json_integer((json_int_t)json_array_size(env)));
-    json_array_append_new(env, json_pack("{ssss}", "name", key, "value", escaped));
+    lua_pushstring(L, value);
   }
-  free(escaped);
+  if (lua_getfield(L, index, key) == LUA_TNUMBER) {
+    lua_rawgeti(L, env, lua_tointeger(L, -1));
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "value");
+    lua_pop(L, 3);
+    return;
+  }
+  lua_pop(L, 1);
+  int e = pod_new_sized(c, 2);
+  pod_set_str(c, e, "name", key);
+  lua_pushvalue(L, e - 1);
+  pod_set(c, e, "value");
+  lua_Integer pos = (lua_Integer)lua_rawlen(L, env) + 1;
+  lua_rawseti(L, env, pos);
+  lua_pushinteger(L, pos);
+  lua_setfield(L, index, key);
+  lua_pop(L, 1);
 }
 
-static json_t *job_env(pod_ctx *c, json_t *index) {
-  json_t *env = json_array();
-  size_t i;
-  json_t *v;
-  json_array_foreach(json_object_get(c->in, "variables"), i, v) {
-    if (!json_is_true(json_object_get(v, "public")) && !json_is_true(json_object_get(v, "internal"))) continue;
-    add_env(env, index, pod_str(v, "key"), pod_str(v, "value"));
+/* Pushes env and its index (two values) with the job's variables. */
+static int job_env(pod_ctx *c) {
+  lua_State *L = c->L;
+  int env = pod_new_list(c);
+  int index = pod_new_sized(c, 64);
+  int vars = pod_table(c, c->in, "variables");
+  lua_Integer n = vars ? (lua_Integer)lua_rawlen(L, vars) : 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, vars, i);
+    int v = lua_gettop(L), pub = 0, internal = 0;
+    pod_bool(c, v, "public", &pub);
+    pod_bool(c, v, "internal", &internal);
+    if (pub || internal) add_env(c, env, index, pod_str(c, v, "key"), pod_str(c, v, "value"));
+    lua_pop(L, 1);
   }
+  if (vars) lua_pop(L, 1);
   return env;
 }
 
-static json_t *string_list(const json_t *v) {
-  return (json_is_array(v) && json_array_size(v)) ? json_deep_copy(v) : NULL;
-}
-
-static json_t *ports(const json_t *image_obj) {
-  const json_t *p = json_object_get(image_obj, "ports");
-  if (!json_array_size(p)) return NULL;
-  json_t *out = json_array();
-  size_t i;
-  json_t *x;
-  json_array_foreach(p, i, x) {
-    json_t *port = json_pack("{sO}", "containerPort", json_object_get(x, "number"));
-    const char *proto = pod_str(x, "protocol");
-    json_object_set_new(port, "protocol", json_string(!strcasecmp(proto, "udp") ? "UDP" : "TCP"));
-    pod_set_str(port, "name", pod_str(x, "name"));
-    json_array_append_new(out, port);
+/* Pushes the container ports of the image object's `ports`, or nothing (0). */
+static int ports(pod_ctx *c, int image_obj) {
+  lua_State *L = c->L;
+  int p = pod_table(c, image_obj, "ports");
+  lua_Integer n = p ? (lua_Integer)lua_rawlen(L, p) : 0;
+  if (!n) {
+    if (p) lua_pop(L, 1);
+    return 0;
   }
-  return out;
+  int out = pod_new_list(c);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, p, i);
+    int x = lua_gettop(L);
+    int port = pod_new_obj(c);
+    lua_getfield(L, x, "number");
+    pod_set(c, port, "containerPort");
+    pod_set_str(c, port, "protocol", !strcasecmp(pod_str(c, x, "protocol"), "udp") ? "UDP" : "TCP");
+    pod_set_str(c, port, "name", pod_str(c, x, "name"));
+    pod_append(c, out);
+    lua_pop(L, 1);
+  }
+  lua_remove(L, p);
+  return 1;
 }
 
-/* Fields every container of the job shares: image, pull policy, resources,
- * mounts, security context, lifecycle hooks. */
-static json_t *container(pod_ctx *c, const char *name, const char *image, const json_t *image_obj,
-                         const json_t *policy_image_obj, const json_t *resources, const json_t *mounts,
-                         const char *security_key, int job_user) {
-  json_t *policies = pod_pull_policies(c, name, policy_image_obj, image);
-  if (!policies) return NULL;
-  json_t *ct = json_pack("{ssss}", "name", name, "image", image);
-  pod_set_str(ct, "imagePullPolicy", json_string_value(json_array_get(policies, 0)));
-  json_decref(policies);
-  if (json_object_size(resources)) json_object_set(ct, "resources", (json_t *)resources);
-  json_object_set_new(ct, "volumeMounts", json_deep_copy(mounts));
-  json_t *sec = pod_container_security(c, security_key, name, job_user ? image_obj : NULL);
-  if (sec) json_object_set_new(ct, "securityContext", sec);
-  const json_t *hooks = pod_kget(c, "container_lifecycle");
-  if (json_object_size(hooks)) json_object_set_new(ct, "lifecycle", pod_camelize(hooks));
-  return ct;
+/* Pushes a container with the fields every container of the job shares:
+ * image, pull policy, resources, mounts, security context, lifecycle hooks.
+ * Returns 0 (nothing pushed) on error. */
+static int container(pod_ctx *c, const char *name, const char *image, int user_obj, int policy_obj, int settings,
+                     const char *prefix, int mounts, const char *security_key) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  const char *policy = pod_pull_policy(c, name, policy_obj, image);
+  if (!policy) {
+    lua_settop(L, top);
+    return 0;
+  }
+  int res = pod_resources(c, settings, prefix);
+  if (!res) {
+    lua_settop(L, top);
+    return 0;
+  }
+  int ct = pod_new_sized(c, 12);
+  pod_set_str(c, ct, "name", name);
+  pod_set_str(c, ct, "image", image);
+  pod_set_str(c, ct, "imagePullPolicy", policy);
+  pod_set_nonempty(c, ct, "resources", res);
+  pod_copy(c, mounts);
+  pod_set(c, ct, "volumeMounts");
+  pod_container_security(c, security_key, name, user_obj);
+  pod_set(c, ct, "securityContext");
+  int hooks = pod_table(c, c->k, "container_lifecycle");
+  if (hooks) {
+    pod_camelize(c, hooks);
+    pod_set(c, ct, "lifecycle");
+  }
+  lua_pushvalue(L, ct);
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+  return top + 1;
 }
 
-/* The plan's entry for container `name`, or NULL. */
-static const json_t *plan_entry(pod_ctx *c, const char *name) {
-  size_t i;
-  json_t *e;
-  json_array_foreach(json_object_get(json_object_get(c->in, "plan"), "containers"), i, e)
-    if (!strcmp(pod_str(e, "name"), name)) return e;
-  return NULL;
+/* The plan's container entry named `name`: pushes it, or returns 0. */
+static int plan_entry(pod_ctx *c, const char *name) {
+  lua_State *L = c->L;
+  int plan = pod_table(c, c->in, "plan");
+  int list = pod_table(c, plan, "containers");
+  lua_Integer n = list ? (lua_Integer)lua_rawlen(L, list) : 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    if (!strcmp(pod_str(c, lua_gettop(L), "name"), name)) {
+      lua_replace(L, plan);
+      lua_settop(L, plan);
+      return plan;
+    }
+    lua_pop(L, 1);
+  }
+  lua_settop(L, plan ? plan - 1 : lua_gettop(L));
+  return 0;
+}
+
+/* A non-empty list of strings at t[key]: pushes a copy, else returns 0. */
+static int string_list(pod_ctx *c, int t, const char *key) {
+  int l = pod_table(c, t, key);
+  if (!l) return 0;
+  if (!lua_rawlen(c->L, l)) {
+    lua_pop(c->L, 1);
+    return 0;
+  }
+  pod_copy(c, l);
+  lua_remove(c->L, l);
+  return lua_gettop(c->L);
 }
 
 /* The command of a job container: the plan's, else the shell detector; the
- * job's `image: entrypoint` becomes the command with ours as its arguments. */
-static void set_command(pod_ctx *c, json_t *ct, const char *name, const json_t *image_obj) {
-  const json_t *entry = plan_entry(c, name);
-  json_t *cmd = entry ? string_list(json_object_get(entry, "command")) : NULL;
-  if (!cmd) cmd = json_pack("[sss]", "sh", "-c", DETECT_SHELL);
-  json_t *entrypoint = string_list(json_object_get(image_obj, "entrypoint"));
-  int cleared = entrypoint && json_array_size(entrypoint) == 1 && !*json_string_value(json_array_get(entrypoint, 0));
-  if (entrypoint && !cleared) {
-    json_object_set_new(ct, "command", entrypoint);
-    json_object_set_new(ct, "args", cmd);
+ * job's `image: entrypoint` becomes the command with ours as its arguments
+ * (`[""]` clears the entrypoint). */
+static void set_command(pod_ctx *c, int ct, const char *name, int image_obj) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int entry = plan_entry(c, name);
+  int cmd = entry ? string_list(c, entry, "command") : 0;
+  if (!cmd) {
+    cmd = pod_new_list(c);
+    static const char *argv[] = {"sh", "-c", DETECT_SHELL};
+    for (int i = 0; i < 3; i++) lua_pushstring(L, argv[i]), pod_append(c, cmd);
+  }
+  int ep = image_obj ? string_list(c, image_obj, "entrypoint") : 0;
+  int cleared = 0;
+  if (ep && lua_rawlen(L, ep) == 1) {
+    lua_rawgeti(L, ep, 1);
+    cleared = lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 0;
+    lua_pop(L, 1);
+  }
+  if (ep && !cleared) {
+    lua_pushvalue(L, ep);
+    pod_set(c, ct, "command");
+    lua_pushvalue(L, cmd);
+    pod_set(c, ct, "args");
   } else {
-    json_decref(entrypoint);
-    json_object_set_new(ct, "command", cmd);
+    lua_pushvalue(L, cmd);
+    pod_set(c, ct, "command");
   }
-}
-
-/* Splits "a, b c" into aliases. New array. */
-static json_t *aliases(const char *s) {
-  json_t *out = json_array();
-  const char *p = s;
-  while (*p) {
-    while (*p == ',' || *p == ' ') p++;
-    size_t n = strcspn(p, ", ");
-    if (n) json_array_append_new(out, json_stringn(p, n));
-    p += n;
-  }
-  return out;
+  lua_settop(L, top);
 }
 
 /* Container name of a service: the first alias not used yet that is a valid
- * DNS-1123 label, else svc-<n>. Every alias looked at is marked used. */
-static void service_name(const json_t *alias_list, json_t *used, int *unnamed, char *out, size_t size) {
-  size_t i;
-  json_t *a;
-  json_array_foreach(alias_list, i, a) {
-    const char *s = json_string_value(a);
-    int fresh = !json_object_get(used, s);
-    json_object_set_new(used, s, json_true());
-    if (fresh && !lunar_names_dns_label_problem(s)) {
-      snprintf(out, size, "%s", s);
-      return;
-    }
+ * DNS-1123 label, else svc-<n>. Every alias looked at is marked used. Pushes
+ * the name. */
+static const char *service_name(pod_ctx *c, const char *alias, int used, int *unnamed) {
+  lua_State *L = c->L;
+  const char *p = alias;
+  while (*p) {
+    while (*p == ',' || *p == ' ') p++;
+    size_t n = strcspn(p, ", ");
+    if (!n) break;
+    lua_pushlstring(L, p, n);
+    int fresh = lua_getfield(L, used, lua_tostring(L, -1)) == LUA_TNIL;
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, used, lua_tostring(L, -2));
+    if (fresh && !lunar_names_dns_label_problem(lua_tostring(L, -1))) return lua_tostring(L, -1);
+    lua_pop(L, 1);
+    p += n;
   }
-  snprintf(out, size, "svc-%d", (*unnamed)++);
+  lua_pushfstring(L, "svc-%d", (*unnamed)++);
+  return lua_tostring(L, -1);
 }
 
-static int by_name(const void *a, const void *b) {
-  return strcmp(pod_str(*(json_t *const *)a, "name"), pod_str(*(json_t *const *)b, "name"));
+static int by_name(lua_State *L) {
+  lua_getfield(L, 1, "name");
+  lua_getfield(L, 2, "name");
+  lua_pushboolean(L, strcmp(lua_tostring(L, -2), lua_tostring(L, -1)) < 0);
+  return 1;
 }
 
-static int service_containers(pod_ctx *c, json_t *list, const json_t *mounts) {
-  const json_t *services = json_object_get(c->in, "services");
-  const json_t *overrides = json_object_get(c->in, "service_resources");
-  json_t *used = json_object();
+static int service_containers(pod_ctx *c, int list, int mounts) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int services = pod_table(c, c->in, "services");
+  int overrides = pod_table(c, c->in, "service_resources");
+  int used = pod_new_obj(c), built = pod_new_list(c);
   int unnamed = 0, rc = LUNAR_OK;
-  size_t n = json_array_size(services), i;
-  json_t **built = calloc(n ? n : 1, sizeof *built);
-  for (i = 0; i < n; i++) {
-    const json_t *svc = json_array_get(services, i);
-    char *image = pod_expand(c, pod_str(svc, "name"));
-    char *alias = pod_expand(c, pod_str(svc, "alias"));
-    char name[64], idx[24];
-    json_t *alias_list = aliases(alias ? alias : "");
-    service_name(alias_list, used, &unnamed, name, sizeof name);
-    json_decref(alias_list);
-    free(alias);
-    if (!image || (rc = pod_check_allowed(c, "allowed_services", image, "service"))) {
-      free(image);
-      rc = rc ? rc : LUNAR_ENOMEM;
+  lua_Integer n = services ? (lua_Integer)lua_rawlen(L, services) : 0;
+  for (lua_Integer i = 1; i <= n && !rc; i++) {
+    lua_rawgeti(L, services, i);
+    int svc = lua_gettop(L);
+    const char *image = pod_expand(c, pod_str(c, svc, "name"));
+    const char *alias = image ? pod_expand(c, pod_str(c, svc, "alias")) : NULL;
+    if (!alias) {
+      rc = LUNAR_ENOMEM;
       break;
     }
-    snprintf(idx, sizeof idx, "%zu", i + 1);
-    const json_t *own = json_object_get(overrides, idx);
-    json_t *res = pod_resources(c, own ? own : c->k, "service_");
-    json_t *ct = res ? container(c, name, image, svc, svc, res, mounts, "service_container_security_context", 1) : NULL;
-    json_decref(res);
-    free(image);
+    const char *name = service_name(c, alias, used, &unnamed);
+    if ((rc = pod_check_allowed(c, "allowed_services", image, "service"))) break;
+    int own = 0;
+    if (overrides) {
+      lua_pushfstring(L, "%d", (int)i);
+      if (lua_gettable(L, overrides) == LUA_TTABLE) own = lua_gettop(L);
+      else lua_pop(L, 1);
+    }
+    int ct = container(c, name, image, svc, svc, own ? own : c->k, "service_", mounts, "service_container_security_context");
     if (!ct) {
-      lunar_error_wrap(c->err, "service %s", pod_str(svc, "name"));
+      lunar_error_wrap(c->err, "service %s", image);
       rc = LUNAR_EINVAL;
       break;
     }
-    json_t *entrypoint = string_list(json_object_get(svc, "entrypoint"));
-    json_t *command = string_list(json_object_get(svc, "command"));
-    if (entrypoint) json_object_set_new(ct, "command", entrypoint);
-    if (command) json_object_set_new(ct, "args", command);
-    json_t *p = ports(svc);
-    if (p) json_object_set_new(ct, "ports", p);
+    if (string_list(c, svc, "entrypoint")) pod_set(c, ct, "command");
+    if (string_list(c, svc, "command")) pod_set(c, ct, "args");
+    if (ports(c, svc)) pod_set(c, ct, "ports");
     /* the job's public variables, then the service's own, expanded */
-    json_t *index = json_object();
-    json_t *env = job_env(c, index);
-    size_t j;
-    json_t *v;
-    json_array_foreach(json_object_get(svc, "variables"), j, v) {
-      char *value = pod_expand(c, pod_str(v, "value"));
-      if (value) add_env(env, index, pod_str(v, "key"), value);
-      free(value);
+    int env = job_env(c), index = env + 1;
+    int svars = pod_table(c, svc, "variables");
+    lua_Integer m = svars ? (lua_Integer)lua_rawlen(L, svars) : 0;
+    for (lua_Integer j = 1; j <= m; j++) {
+      lua_rawgeti(L, svars, j);
+      int v = lua_gettop(L);
+      const char *value = pod_expand(c, pod_str(c, v, "value"));
+      if (value) add_env(c, env, index, pod_str(c, v, "key"), value);
+      lua_settop(L, v - 1);
     }
-    json_decref(index);
-    json_object_set_new(ct, "env", env);
-    built[i] = ct;
+    lua_pushvalue(L, env);
+    pod_set(c, ct, "env");
+    lua_pushvalue(L, ct);
+    pod_append(c, built);
+    lua_settop(L, svc - 1);
   }
   if (!rc) {
-    qsort(built, n, sizeof *built, by_name);
-    for (i = 0; i < n; i++) json_array_append_new(list, built[i]);
-  } else {
-    for (i = 0; i < n; i++) json_decref(built[i]);
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, built);
+    lua_pushcfunction(L, by_name);
+    lua_call(L, 2, 0);
+    lua_pop(L, 1);
+    lua_Integer k = (lua_Integer)lua_rawlen(L, built);
+    for (lua_Integer i = 1; i <= k; i++) {
+      lua_rawgeti(L, built, i);
+      pod_append(c, list);
+    }
   }
-  free(built);
-  json_decref(used);
+  lua_settop(L, top);
   return rc;
 }
 
 /* Init containers of the plan: each runs one pre-build stage on the helper
- * (or build) image, with the helper's resources and mounts. */
-static int init_containers(pod_ctx *c, json_t *spec, const json_t *mounts, const char *build_image,
-                           const char *helper_image) {
-  json_t *inits = json_array();
-  size_t i;
-  json_t *e;
-  json_array_foreach(json_object_get(json_object_get(c->in, "plan"), "containers"), i, e) {
-    if (!json_is_true(json_object_get(e, "init"))) continue;
-    int on_build = !strcmp(pod_str(e, "image"), "build");
-    const json_t *image_obj = json_object_get(c->job, "image");
-    json_t *res = pod_resources(c, c->k, on_build ? "" : "helper_");
-    json_t *ct = res ? container(c, pod_str(e, "name"), on_build ? build_image : helper_image, image_obj, image_obj, res,
-                                 mounts, on_build ? "build_container_security_context" : "helper_container_security_context",
-                                 on_build)
-                     : NULL;
-    json_decref(res);
+ * (or build) image, with that image's resources and mounts. */
+static int init_containers(pod_ctx *c, int spec, int mounts, const char *build_image, const char *helper_image) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int plan = pod_table(c, c->in, "plan");
+  int entries = pod_table(c, plan, "containers");
+  int image_obj = pod_table(c, c->job, "image");
+  int inits = pod_new_list(c);
+  lua_Integer n = entries ? (lua_Integer)lua_rawlen(L, entries) : 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, entries, i);
+    int e = lua_gettop(L), init = 0;
+    if (!pod_bool(c, e, "init", &init) || !init) {
+      lua_pop(L, 1);
+      continue;
+    }
+    int on_build = !strcmp(pod_str(c, e, "image"), "build");
+    int ct = container(c, pod_str(c, e, "name"), on_build ? build_image : helper_image, on_build ? image_obj : 0,
+                       image_obj, c->k, on_build ? "" : "helper_", mounts,
+                       on_build ? "build_container_security_context" : "helper_container_security_context");
     if (!ct) {
-      json_decref(inits);
+      lua_settop(L, top);
       return LUNAR_EINVAL;
     }
-    json_object_del(ct, "lifecycle"); /* hooks are for the long-running containers */
-    json_object_set_new(ct, "command", json_deep_copy(json_object_get(e, "command")));
-    json_array_append_new(inits, ct);
+    lua_pushnil(L);
+    pod_set(c, ct, "lifecycle"); /* hooks are for the long-running containers */
+    int cmd = string_list(c, e, "command");
+    if (cmd) pod_set(c, ct, "command");
+    pod_append(c, inits);
+    lua_pop(L, 1);
   }
-  if (json_array_size(inits)) json_object_set_new(spec, "initContainers", inits);
-  else json_decref(inits);
+  pod_set_nonempty(c, spec, "initContainers", inits);
+  lua_settop(L, top);
   return LUNAR_OK;
 }
 
-int pod_containers(pod_ctx *c, json_t *spec, const json_t *mounts, const char *build_image,
-                   const char *helper_image) {
-  json_t *list = json_array();
-  const json_t *image_obj = json_object_get(c->job, "image");
-  int rc = LUNAR_EINVAL;
-
-  json_t *res = pod_resources(c, c->k, "");
-  json_t *build = res ? container(c, "build", build_image, image_obj, image_obj, res, mounts,
-                                  "build_container_security_context", 1)
-                      : NULL;
-  json_decref(res);
-  if (!build) goto done;
+int pod_containers(pod_ctx *c, int spec, int mounts, const char *build_image, const char *helper_image) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int list = pod_new_list(c);
+  int image_obj = pod_table(c, c->job, "image");
+  if (!image_obj) {
+    pod_new_obj(c); /* no image object: an empty one */
+    image_obj = lua_gettop(L);
+  }
+  int build = container(c, "build", build_image, image_obj, image_obj, c->k, "", mounts,
+                        "build_container_security_context");
+  if (!build) goto fail;
   set_command(c, build, "build", image_obj);
-  json_t *index = json_object();
-  json_object_set_new(build, "env", job_env(c, index));
-  json_decref(index);
-  json_t *p = ports(image_obj);
-  if (p) json_object_set_new(build, "ports", p);
-  json_array_append_new(list, build);
+  job_env(c); /* pushes env and its index */
+  lua_pop(L, 1);
+  pod_set(c, build, "env");
+  if (ports(c, image_obj)) pod_set(c, build, "ports");
+  pod_append(c, list);
 
-  res = pod_resources(c, c->k, "helper_");
   /* the helper pulls as the job image asks, and never takes the job's user */
-  json_t *helper = res ? container(c, "helper", helper_image, NULL, image_obj, res, mounts,
-                                   "helper_container_security_context", 0)
-                       : NULL;
-  json_decref(res);
-  if (!helper) goto done;
-  set_command(c, helper, "helper", NULL);
-  json_array_append_new(list, helper);
+  int helper = container(c, "helper", helper_image, 0, image_obj, c->k, "helper_", mounts,
+                         "helper_container_security_context");
+  if (!helper) goto fail;
+  set_command(c, helper, "helper", 0);
+  pod_append(c, list);
 
-  if (service_containers(c, list, mounts)) goto done;
-  if (init_containers(c, spec, mounts, build_image, helper_image)) goto done;
-  json_object_set(spec, "containers", list);
-  rc = LUNAR_OK;
-done:
-  json_decref(list);
-  return rc;
+  if (service_containers(c, list, mounts)) goto fail;
+  if (init_containers(c, spec, mounts, build_image, helper_image)) goto fail;
+  lua_pushvalue(L, list);
+  pod_set(c, spec, "containers");
+  lua_settop(L, top);
+  return LUNAR_OK;
+fail:
+  lua_settop(L, top);
+  return LUNAR_EINVAL;
 }

@@ -1,7 +1,7 @@
 /* Images of the Pod: the build image, the helper image for the node's
  * architecture and OS, the allow lists, and pull policies. */
+#include <lauxlib.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "pod/internal.h"
@@ -10,14 +10,18 @@
 #define HELPER_REPO "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper"
 #define HELPER_VERSION "v19.3.0"
 
-int pod_build_image(pod_ctx *c, char **out) {
-  const char *name = pod_str(json_object_get(c->job, "image"), "name");
+const char *pod_build_image(pod_ctx *c) {
+  int image = pod_table(c, c->job, "image");
+  const char *name = pod_str(c, image, "name");
   if (!*name) name = pod_kstr(c, "image");
-  if (!*name)
-    return lunar_error_set(c->err, LUNAR_EINVAL,
-                           "the job names no image and kubernetes.image is not set: set a default image");
-  *out = pod_expand(c, name);
-  return *out ? LUNAR_OK : LUNAR_ENOMEM;
+  if (!*name) {
+    if (image) lua_pop(c->L, 1);
+    lunar_error_set(c->err, LUNAR_EINVAL, "the job names no image and kubernetes.image is not set: set a default image");
+    return NULL;
+  }
+  const char *out = pod_expand(c, name);
+  if (image) lua_remove(c->L, image);
+  return out;
 }
 
 static const char *helper_arch(const char *arch) {
@@ -37,11 +41,12 @@ static const char *windows_release(const char *build) {
   return NULL;
 }
 
-char *pod_helper_image(pod_ctx *c) {
+const char *pod_helper_image(pod_ctx *c) {
   const char *configured = pod_kstr(c, "helper_image");
   if (*configured) return pod_expand(c, configured);
-  const json_t *sel = pod_kget(c, "node_selector");
-  const char *arch_label = pod_str(sel, "kubernetes.io/arch");
+  int sel = pod_table(c, c->k, "node_selector");
+  const char *arch_label = pod_str(c, sel, "kubernetes.io/arch");
+  const char *build = pod_str(c, sel, "node.kubernetes.io/windows-build");
   const char *arch = *arch_label ? helper_arch(arch_label) : "x86_64";
   if (!arch) {
     pod_warn(c, "no helper image for architecture \"%s\" (node selector kubernetes.io/arch); using x86_64, or set kubernetes.helper_image", arch_label);
@@ -50,19 +55,18 @@ char *pod_helper_image(pod_ctx *c) {
   const char *flavor = pod_kstr(c, "helper_image_flavor");
   char prefix[32] = "";
   if (*flavor && strcmp(flavor, "alpine") != 0) snprintf(prefix, sizeof prefix, "%s-", flavor);
-  char image[512];
   if (c->windows) {
-    const char *build = pod_str(sel, "node.kubernetes.io/windows-build");
     const char *release = *build ? windows_release(build) : NULL;
     if (!release) {
       pod_warn(c, "unknown Windows build \"%s\" (node selector node.kubernetes.io/windows-build); using the servercore 21H2 helper", build);
       release = "21H2";
     }
-    snprintf(image, sizeof image, "%s:%s-%s-servercore%s", HELPER_REPO, arch, HELPER_VERSION, release);
+    lua_pushfstring(c->L, "%s:%s-%s-servercore%s", HELPER_REPO, arch, HELPER_VERSION, release);
   } else {
-    snprintf(image, sizeof image, "%s:%s%s-%s", HELPER_REPO, prefix, arch, HELPER_VERSION);
+    lua_pushfstring(c->L, "%s:%s%s-%s", HELPER_REPO, prefix, arch, HELPER_VERSION);
   }
-  return strdup(image);
+  if (sel) lua_remove(c->L, sel);
+  return lua_tostring(c->L, -1);
 }
 
 /* The image name without its tag or digest. */
@@ -75,33 +79,59 @@ static void strip_tag(const char *image, char *out, size_t size) {
   if (colon) *colon = '\0';
 }
 
+/* Pushes the list as JSON-ish text: ["a", "b"]. */
+static const char *list_text(pod_ctx *c, int list) {
+  luaL_Buffer b;
+  luaL_buffinit(c->L, &b);
+  luaL_addchar(&b, '[');
+  lua_Integer n = (lua_Integer)lua_rawlen(c->L, list);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(c->L, list, i);
+    const char *s = lua_tostring(c->L, -1);
+    lua_pop(c->L, 1);
+    if (i > 1) luaL_addstring(&b, ", ");
+    luaL_addchar(&b, '"');
+    luaL_addstring(&b, s ? s : "?");
+    luaL_addchar(&b, '"');
+  }
+  luaL_addchar(&b, ']');
+  luaL_pushresult(&b);
+  return lua_tostring(c->L, -1);
+}
+
 int pod_check_allowed(pod_ctx *c, const char *list_key, const char *image, const char *what) {
-  const json_t *list = pod_kget(c, list_key);
-  if (!json_array_size(list)) return LUNAR_OK;
-  size_t i;
-  json_t *p;
-  json_array_foreach(list, i, p) {
-    int r = lunar_glob_match(json_string_value(p), image, c->err);
-    if (r < 0) return lunar_error_wrap(c->err, "kubernetes.%s[%zu]", list_key, i + 1);
-    if (r) return LUNAR_OK;
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int list = pod_table(c, c->k, list_key);
+  int rc = LUNAR_OK;
+  if (!list || lua_rawlen(L, list) == 0) goto done;
+  lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    const char *pattern = lua_tostring(L, -1);
+    int r = pattern ? lunar_glob_match(pattern, image, c->err) : 0;
+    lua_pop(L, 1);
+    if (r < 0) {
+      rc = lunar_error_wrap(c->err, "kubernetes.%s[%lld]", list_key, (long long)i);
+      goto done;
+    }
+    if (r) goto done;
   }
   /* the configured default image and the helper image are always allowed */
-  char *def = pod_expand(c, pod_kstr(c, "image"));
-  int is_default = def && *def && !strcmp(def, image);
-  free(def);
-  if (is_default) return LUNAR_OK;
-  char *helper = pod_helper_image(c), a[512], b[512];
+  const char *def = pod_expand(c, pod_kstr(c, "image"));
+  if (def && *def && !strcmp(def, image)) goto done;
+  char a[512], b[512];
+  const char *helper = pod_helper_image(c);
   strip_tag(helper ? helper : "", a, sizeof a);
   strip_tag(image, b, sizeof b);
-  free(helper);
-  if (!strcmp(a, b)) return LUNAR_OK;
-  char *listed = json_dumps(list, JSON_COMPACT);
-  lunar_error_set(c->err, LUNAR_EINVAL,
-                  "disallowed image: the %s image \"%s\" is not on kubernetes.%s %s; use an image that matches one of "
-                  "the patterns, or ask the runner's administrator to allow it",
-                  what, image, list_key, listed ? listed : "[...]");
-  free(listed);
-  return LUNAR_EINVAL;
+  if (!strcmp(a, b)) goto done;
+  rc = lunar_error_set(c->err, LUNAR_EINVAL,
+                       "disallowed image: the %s image \"%s\" is not on kubernetes.%s %s; use an image that matches "
+                       "one of the patterns, or ask the runner's administrator to allow it",
+                       what, image, list_key, list_text(c, list));
+done:
+  lua_settop(L, top);
+  return rc;
 }
 
 /* "always" -> "Always" ...; NULL for an unknown name. */
@@ -113,86 +143,105 @@ static const char *k8s_policy(const char *p) {
   return NULL;
 }
 
-/* A string or a list of strings as a new array (NULL when unset or empty). */
-static json_t *as_list(const json_t *v) {
-  if (json_is_string(v)) {
-    json_t *a = json_array();
-    json_array_append(a, (json_t *)v);
-    return a;
-  }
-  if (json_is_array(v) && json_array_size(v)) return json_deep_copy(v);
-  return NULL;
-}
+#define MAX_POLICIES 8
 
-/* Maps a list of lunar names to Kubernetes names. NULL + error on a bad one. */
-static json_t *mapped(pod_ctx *c, const json_t *list, const char *where) {
-  json_t *out = json_array();
-  size_t i;
-  json_t *p;
-  json_array_foreach(list, i, p) {
-    const char *name = json_string_value(p);
-    const char *k = name ? k8s_policy(name) : NULL;
-    if (!k) {
-      json_decref(out);
-      lunar_error_set(c->err, LUNAR_EINVAL, "%s: unsupported pull policy \"%s\" (use always, never or if-not-present)",
-                      where, name ? name : "?");
-      return NULL;
+typedef struct policies {
+  const char *name[MAX_POLICIES]; /* Kubernetes names (static strings) */
+  int n;
+} policies;
+
+/* Reads a string or a list of strings at the top of the stack (popped) into
+ * `out`. Returns 1 when something was set, 0 when unset, -1 on a bad name. */
+static int read_policies(pod_ctx *c, policies *out, const char *where) {
+  lua_State *L = c->L;
+  int idx = lua_gettop(L);
+  out->n = 0;
+  int rc = 0;
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    lua_newtable(L);
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, 1);
+    lua_replace(L, idx);
+  }
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    for (lua_Integer i = 1; i <= n && out->n < MAX_POLICIES; i++) {
+      lua_rawgeti(L, idx, i);
+      const char *s = lua_tostring(L, -1);
+      const char *k = s ? k8s_policy(s) : NULL;
+      if (!k) {
+        lunar_error_set(c->err, LUNAR_EINVAL, "%s: unsupported pull policy \"%s\" (use always, never or if-not-present)",
+                        where, s ? s : "?");
+        lua_settop(L, idx - 1);
+        return -1;
+      }
+      lua_pop(L, 1);
+      out->name[out->n++] = k;
     }
-    json_array_append_new(out, json_string(k));
+    rc = out->n > 0;
   }
-  return out;
+  lua_settop(L, idx - 1);
+  return rc;
 }
 
-static int contains(const json_t *list, const char *s) {
-  size_t i;
-  json_t *x;
-  json_array_foreach(list, i, x) if (!strcmp(json_string_value(x), s)) return 1;
-  return 0;
+static void policies_text(const policies *p, char *out, size_t size) {
+  size_t len = (size_t)snprintf(out, size, "[");
+  for (int i = 0; i < p->n && len < size; i++)
+    len += (size_t)snprintf(out + len, size - len, "%s\"%s\"", i ? ", " : "", p->name[i]);
+  if (len < size) snprintf(out + len, size - len, "]");
 }
 
-json_t *pod_pull_policies(pod_ctx *c, const char *container, const json_t *image_obj, const char *image) {
-  const json_t *by_image = json_object_get(json_object_get(c->in, "pull_policy_by_image"), image);
-  json_t *config = by_image ? as_list(by_image) : as_list(pod_kget(c, "pull_policy"));
-  json_t *requested = as_list(json_object_get(image_obj, "pull_policy"));
+const char *pod_pull_policy(pod_ctx *c, const char *container, int image_obj, const char *image) {
+  lua_State *L = c->L;
+  policies config = {0}, requested = {0}, allowed = {0};
+  int has_config, has_requested, has_allowed;
   const char *source = "GitLab pipeline config";
-  if (!requested) {
-    requested = config ? json_incref(config) : NULL;
-    source = by_image ? "the runner's pull_policy policy" : "Runner config";
+
+  /* the runner's: a pull_policy policy's answer for this image, else the setting */
+  int by_image = pod_table(c, c->in, "pull_policy_by_image");
+  int from_policy = 0;
+  if (by_image) {
+    lua_getfield(L, by_image, image);
+    from_policy = !lua_isnil(L, -1);
+    lua_remove(L, by_image);
+  } else {
+    lua_pushnil(L);
   }
-  if (!requested) {
-    requested = json_pack("[s]", "");
-    source = "Runner config (default)";
+  if (!from_policy) {
+    lua_pop(L, 1);
+    lua_getfield(L, c->k, "pull_policy");
   }
-  json_t *allowed_src = as_list(pod_kget(c, "allowed_pull_policies"));
-  if (!allowed_src && config) allowed_src = json_incref(config);
-  json_t *want = mapped(c, requested, container);
-  json_t *allowed = allowed_src ? mapped(c, allowed_src, "kubernetes.allowed_pull_policies") : NULL;
-  json_t *out = NULL;
-  if (!want || (allowed_src && !allowed)) goto done;
-  if (!allowed) { /* nothing configured: whatever the job asks for */
-    out = json_incref(want);
-    goto done;
+  if ((has_config = read_policies(c, &config, "kubernetes.pull_policy")) < 0) return NULL;
+  if (image_obj) lua_getfield(L, image_obj, "pull_policy");
+  else lua_pushnil(L);
+  if ((has_requested = read_policies(c, &requested, container)) < 0) return NULL;
+  if (!has_requested) {
+    requested = config;
+    source = from_policy ? "the runner's pull_policy policy" : "Runner config";
+    if (!has_config) {
+      requested.n = 1, requested.name[0] = "";
+      source = "Runner config (default)";
+    }
   }
-  out = json_array();
-  size_t i;
-  json_t *p;
-  json_array_foreach(want, i, p) if (contains(allowed, json_string_value(p))) json_array_append(out, p);
-  if (!json_array_size(out)) {
-    char *w = json_dumps(want, JSON_COMPACT), *a = json_dumps(allowed, JSON_COMPACT);
-    lunar_error_set(c->err, LUNAR_EINVAL,
-                    "invalid pull policy for container \"%s\": pull_policy %s defined in %s is not one of the "
-                    "allowed_pull_policies %s",
-                    container, w ? w : "?", source, a ? a : "?");
-    free(w);
-    free(a);
-    json_decref(out);
-    out = NULL;
+  lua_getfield(L, c->k, "allowed_pull_policies");
+  if ((has_allowed = read_policies(c, &allowed, "kubernetes.allowed_pull_policies")) < 0) return NULL;
+  if (!has_allowed && has_config) allowed = config, has_allowed = 1;
+  if (!has_allowed) { /* nothing configured: whatever the job asks for */
+    lua_pushstring(L, requested.name[0]);
+    return lua_tostring(L, -1);
   }
-done:
-  json_decref(config);
-  json_decref(requested);
-  json_decref(allowed_src);
-  json_decref(want);
-  json_decref(allowed);
-  return out;
+  for (int i = 0; i < requested.n; i++)
+    for (int j = 0; j < allowed.n; j++)
+      if (!strcmp(requested.name[i], allowed.name[j])) {
+        lua_pushstring(L, requested.name[i]);
+        return lua_tostring(L, -1);
+      }
+  char want[256], ok[256];
+  policies_text(&requested, want, sizeof want);
+  policies_text(&allowed, ok, sizeof ok);
+  lunar_error_set(c->err, LUNAR_EINVAL,
+                  "invalid pull policy for container \"%s\": pull_policy %s defined in %s is not one of the "
+                  "allowed_pull_policies %s",
+                  container, want, source, ok);
+  return NULL;
 }

@@ -2,11 +2,13 @@
  * Kubernetes Pod of a job, as GitLab Runner's Kubernetes executor would build
  * it, in the pod-native layout of lunar (see README "Execution model").
  *
- * The input is one JSON object, assembled by lua/lunar/render.lua:
+ * The input is one table, assembled by lua/lunar/render.lua:
  *   runner        { name, short_token, builds_dir, ... } the runner's top-level settings
  *   kubernetes    the kubernetes settings after policies and per-job overwrites,
  *                 under their GitLab Runner names (schema: lua/lunar/schema.lua)
- *   job           the GitLab job payload
+ *   job           the payload fields the builder reads: id, image,
+ *                 runner_info.timeout, job_info.{project_id, project_name, name,
+ *                 root_namespace_id}, git_info.{sha, before_sha, ref}
  *   services      the services to run, in order: { name, alias, entrypoint,
  *                 command, variables, pull_policy, executor_opts } (runner services,
  *                 then the job's; or what the `services` policy returned)
@@ -27,15 +29,15 @@
 #ifndef LUNAR_POD_POD_H
 #define LUNAR_POD_POD_H
 
-#include <jansson.h>
 #include <lua.h>
 
 #include "util/error.h"
 
-/* Builds the Pod for `input` (borrowed). On success *pod is a new reference
- * and *warnings a new reference to an array of strings (what the runner
- * would log for this job); both belong to the caller. */
-int lunar_pod_build(const json_t *input, json_t **pod, json_t **warnings, lunar_error *err);
+/* Builds the Pod for the input table at stack index `input`. On success
+ * pushes the Pod and the list of warnings (what the runner would log for
+ * this job; strings) and returns LUNAR_OK; on failure pushes nothing and
+ * returns LUNAR_EINVAL (or LUNAR_ENOMEM) with the message in err. */
+int lunar_pod_build(lua_State *L, int input, lunar_error *err);
 
 /* Opens `lunar.pod` (build(input) -> pod, warnings | nil, message) and leaves
  * it on the stack. stack: +1 */

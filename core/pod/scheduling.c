@@ -1,40 +1,43 @@
 /* Where and how the Pod runs: node selector, tolerations, affinity, DNS, host
  * aliases (one per service so that `alias:port` reaches it on localhost). */
-#include <stdlib.h>
+#include <lauxlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pod/internal.h"
 #include "util/names.h"
 
-static int by_key(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
 /* node_tolerations: "key[=value]" -> "Effect"; a key with `=` is operator
  * Equal, else Exists (an empty key tolerates every taint). Sorted by key. */
-static json_t *tolerations(const json_t *m) {
-  size_t n = json_object_size(m), i = 0;
-  if (!n) return NULL;
-  const char **keys = malloc(n * sizeof *keys);
-  const char *key;
-  json_t *v;
-  json_object_foreach((json_t *)m, key, v) keys[i++] = key;
-  qsort(keys, n, sizeof *keys, by_key);
-  json_t *out = json_array();
-  for (i = 0; i < n; i++) {
-    json_t *t = json_object();
-    const char *eq = strchr(keys[i], '=');
+static void tolerations(pod_ctx *c, int spec) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int m = pod_table(c, c->k, "node_tolerations");
+  if (!m) return;
+  int keys = pod_sorted_keys(c, m);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, keys);
+  int out = pod_new_list(c);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, keys, i);
+    const char *key = lua_tostring(L, -1);
+    int t = pod_new_obj(c);
+    const char *eq = strchr(key, '=');
     if (eq) {
-      json_object_set_new(t, "key", json_stringn(keys[i], (size_t)(eq - keys[i])));
-      json_object_set_new(t, "operator", json_string("Equal"));
-      json_object_set_new(t, "value", json_string(eq + 1));
+      lua_pushlstring(L, key, (size_t)(eq - key));
+      pod_set(c, t, "key");
+      pod_set_str(c, t, "operator", "Equal");
+      lua_pushstring(L, eq + 1);
+      pod_set(c, t, "value");
     } else {
-      pod_set_str(t, "key", keys[i]);
-      json_object_set_new(t, "operator", json_string("Exists"));
+      pod_set_str(c, t, "key", key);
+      pod_set_str(c, t, "operator", "Exists");
     }
-    pod_set_str(t, "effect", pod_str(m, keys[i]));
-    json_array_append_new(out, t);
+    pod_set_str(c, t, "effect", pod_str(c, m, key));
+    pod_append(c, out);
+    lua_pop(L, 1);
   }
-  free(keys);
-  return out;
+  pod_set_nonempty(c, spec, "tolerations", out);
+  lua_settop(L, top);
 }
 
 static const char *dns_policy(const char *s) {
@@ -44,29 +47,44 @@ static const char *dns_policy(const char *s) {
   return "ClusterFirst";
 }
 
-int pod_scheduling(pod_ctx *c, json_t *spec) {
-  const json_t *sel = pod_kget(c, "node_selector");
-  if (json_object_size(sel)) json_object_set_new(spec, "nodeSelector", json_deep_copy(sel));
-  json_t *t = tolerations(pod_kget(c, "node_tolerations"));
-  if (t) json_object_set_new(spec, "tolerations", t);
-  const json_t *aff = pod_kget(c, "affinity");
-  json_object_set_new(spec, "affinity", aff ? pod_camelize(aff) : json_object());
-  json_object_set_new(spec, "dnsPolicy", json_string(dns_policy(pod_kstr(c, "dns_policy"))));
-  const json_t *dns = pod_kget(c, "dns_config");
-  if (json_object_size(dns)) json_object_set_new(spec, "dnsConfig", pod_camelize(dns));
-  return LUNAR_OK;
+void pod_scheduling(pod_ctx *c, int spec) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int sel = pod_table(c, c->k, "node_selector");
+  if (sel && !pod_empty(c, sel)) {
+    pod_copy(c, sel);
+    pod_set(c, spec, "nodeSelector");
+  }
+  tolerations(c, spec);
+  int aff = pod_table(c, c->k, "affinity");
+  if (aff) pod_camelize(c, aff);
+  else pod_new_obj(c);
+  pod_set(c, spec, "affinity");
+  pod_set_str(c, spec, "dnsPolicy", dns_policy(pod_kstr(c, "dns_policy")));
+  int dns = pod_table(c, c->k, "dns_config");
+  if (dns && !pod_empty(c, dns)) {
+    pod_camelize(c, dns);
+    pod_set(c, spec, "dnsConfig");
+  }
+  lua_settop(L, top);
 }
 
-static void add_unique(json_t *names, const char *name) {
-  size_t j;
-  json_t *x;
-  json_array_foreach(names, j, x) if (!strcmp(json_string_value(x), name)) return;
-  json_array_append_new(names, json_string(name));
+/* Appends `name` to the list unless it is there. */
+static void add_unique(pod_ctx *c, int names, const char *name) {
+  lua_Integer n = (lua_Integer)lua_rawlen(c->L, names);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(c->L, names, i);
+    int same = !strcmp(lua_tostring(c->L, -1), name);
+    lua_pop(c->L, 1);
+    if (same) return;
+  }
+  lua_pushstring(c->L, name);
+  pod_append(c, names);
 }
 
 /* Hostnames derived from a service image: registry/ns/img:tag gives
  * registry__ns__img and registry-ns-img, when valid DNS subdomains. */
-static void image_hostnames(const char *image, json_t *out) {
+static void image_hostnames(pod_ctx *c, const char *image, int names) {
   char base[512];
   snprintf(base, sizeof base, "%s", image);
   char *at = strchr(base, '@');
@@ -86,15 +104,14 @@ static void image_hostnames(const char *image, json_t *out) {
     }
   }
   a[ai] = b[bi] = '\0';
-  const char *names[] = {a, b};
-  for (size_t i = 0; i < 2; i++)
-    if (!lunar_names_dns_subdomain_problem(names[i])) add_unique(out, names[i]);
+  if (!lunar_names_dns_subdomain_problem(a)) add_unique(c, names, a);
+  if (!lunar_names_dns_subdomain_problem(b)) add_unique(c, names, b);
 }
 
 /* Kubernetes before 1.7 has no hostAliases. A missing version means unknown:
  * assume a current cluster. */
 static int supports_host_aliases(pod_ctx *c) {
-  const char *v = pod_str(c->in, "server_version");
+  const char *v = pod_str(c, c->in, "server_version");
   if (!*v) return 1;
   int major = 0, minor = 0;
   if (sscanf(v, "%d.%d", &major, &minor) != 2) {
@@ -104,48 +121,61 @@ static int supports_host_aliases(pod_ctx *c) {
   return major > 1 || (major == 1 && minor >= 7);
 }
 
-int pod_host_aliases(pod_ctx *c, json_t *spec) {
-  json_t *list = json_array();
-  if (supports_host_aliases(c)) {
-    json_t *names = json_array();
-    size_t i;
-    json_t *svc;
-    json_array_foreach(json_object_get(c->in, "services"), i, svc) {
-      if (json_array_size(json_object_get(svc, "ports"))) continue; /* proxied, not aliased */
-      char *image = pod_expand(c, pod_str(svc, "name"));
-      char *alias = pod_expand(c, pod_str(svc, "alias"));
-      if (!image || !alias) {
-        free(image), free(alias), json_decref(names), json_decref(list);
-        return LUNAR_ENOMEM;
-      }
-      image_hostnames(image, names);
-      const char *p = alias;
-      while (*p) {
-        while (*p == ',' || *p == ' ') p++;
-        size_t n = strcspn(p, ", ");
-        if (!n) break;
-        char one[256];
-        snprintf(one, sizeof one, "%.*s", (int)n, p);
-        const char *why = lunar_names_dns_subdomain_problem(one);
-        if (why) {
-          lunar_error_set(c->err, LUNAR_EINVAL, "the alias \"%s\" of service \"%s\" is not a valid DNS name: it %s", one,
-                          image, why);
-          free(image), free(alias), json_decref(names), json_decref(list);
-          return LUNAR_EINVAL;
-        }
-        add_unique(names, one);
-        p += n;
-      }
-      free(image);
-      free(alias);
+int pod_host_aliases(pod_ctx *c, int spec) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  if (!supports_host_aliases(c)) return LUNAR_OK;
+  int list = pod_new_list(c), names = pod_new_list(c);
+  int services = pod_table(c, c->in, "services");
+  lua_Integer n = services ? (lua_Integer)lua_rawlen(L, services) : 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, services, i);
+    int svc = lua_gettop(L);
+    if (pod_len(c, svc, "ports")) { /* proxied, not aliased */
+      lua_pop(L, 1);
+      continue;
     }
-    if (json_array_size(names)) json_array_append_new(list, json_pack("{ssso}", "ip", "127.0.0.1", "hostnames", names));
-    else json_decref(names);
-    size_t j;
-    json_t *h;
-    json_array_foreach(pod_kget(c, "host_aliases"), j, h) json_array_append_new(list, json_deep_copy(h));
+    const char *image = pod_expand(c, pod_str(c, svc, "name"));
+    const char *alias = image ? pod_expand(c, pod_str(c, svc, "alias")) : NULL;
+    if (!alias) {
+      lua_settop(L, top);
+      return LUNAR_ENOMEM;
+    }
+    image_hostnames(c, image, names);
+    for (const char *p = alias; *p;) {
+      while (*p == ',' || *p == ' ') p++;
+      size_t len = strcspn(p, ", ");
+      if (!len) break;
+      char one[256];
+      snprintf(one, sizeof one, "%.*s", (int)len, p);
+      const char *why = lunar_names_dns_subdomain_problem(one);
+      if (why) {
+        lunar_error_set(c->err, LUNAR_EINVAL, "the alias \"%s\" of service \"%s\" is not a valid DNS name: it %s", one,
+                        image, why);
+        lua_settop(L, top);
+        return LUNAR_EINVAL;
+      }
+      add_unique(c, names, one);
+      p += len;
+    }
+    lua_settop(L, svc - 1);
   }
-  if (json_array_size(list)) json_object_set_new(spec, "hostAliases", list);
-  else json_decref(list);
+  if (lua_rawlen(L, names)) {
+    int entry = pod_new_obj(c);
+    pod_set_str(c, entry, "ip", "127.0.0.1");
+    lua_pushvalue(L, names);
+    pod_set(c, entry, "hostnames");
+    pod_append(c, list);
+  }
+  int conf = pod_table(c, c->k, "host_aliases");
+  lua_Integer m = conf ? (lua_Integer)lua_rawlen(L, conf) : 0;
+  for (lua_Integer i = 1; i <= m; i++) {
+    lua_rawgeti(L, conf, i);
+    pod_copy(c, -1);
+    pod_append(c, list);
+    lua_pop(L, 1);
+  }
+  pod_set_nonempty(c, spec, "hostAliases", list);
+  lua_settop(L, top);
   return LUNAR_OK;
 }

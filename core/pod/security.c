@@ -9,73 +9,114 @@
 
 #include "pod/internal.h"
 
-/* Global capabilities: {NET_RAW: drop} on Linux, then cap_add entries add,
- * then cap_drop entries drop; the last word on a capability wins. Order: as
- * written, NET_RAW first. */
-static void global_caps(pod_ctx *c, json_t **add, json_t **drop) {
-  *add = json_array();
-  *drop = json_array();
-  const json_t *adds = pod_kget(c, "cap_add"), *drops = pod_kget(c, "cap_drop");
-  size_t i;
-  json_t *x;
-  int net_raw_added = 0;
-  json_array_foreach(adds, i, x) if (!strcmp(json_string_value(x), "NET_RAW")) net_raw_added = 1;
-  if (!c->windows && !net_raw_added) json_array_append_new(*drop, json_string("NET_RAW"));
-  json_array_foreach(adds, i, x) {
-    int dropped = 0;
-    size_t j;
-    json_t *y;
-    json_array_foreach(drops, j, y) if (json_equal(x, y)) dropped = 1;
-    if (!dropped) json_array_append(*add, x);
+/* Whether the list at `list` (0: none) holds the string s. */
+static int has(pod_ctx *c, int list, const char *s) {
+  if (!list) return 0;
+  lua_Integer n = (lua_Integer)lua_rawlen(c->L, list);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(c->L, list, i);
+    int same = lua_type(c->L, -1) == LUA_TSTRING && !strcmp(lua_tostring(c->L, -1), s);
+    lua_pop(c->L, 1);
+    if (same) return 1;
   }
-  json_array_foreach(drops, i, x) {
-    int seen = 0;
-    size_t j;
-    json_t *y;
-    json_array_foreach(*drop, j, y) if (json_equal(x, y)) seen = 1;
-    if (!seen) json_array_append(*drop, x);
+  return 0;
+}
+
+/* Appends the strings of `from` (0: none) not in `except` and not yet in `to`. */
+static void add_all(pod_ctx *c, int to, int from, int except) {
+  if (!from) return;
+  lua_Integer n = (lua_Integer)lua_rawlen(c->L, from);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(c->L, from, i);
+    const char *s = lua_tostring(c->L, -1);
+    if (s && !has(c, except, s) && !has(c, to, s)) pod_append(c, to);
+    else lua_pop(c->L, 1);
   }
 }
 
-static json_t *profile(const json_t *p) {
-  if (!json_is_object(p)) return NULL;
-  json_t *out = json_object();
-  pod_set_str(out, "type", pod_str(p, "type"));
-  pod_set_str(out, "localhostProfile", pod_str(p, "localhost_profile"));
-  return out;
+/* Pushes the capabilities table, or nil. Global lists: {NET_RAW: drop} on
+ * Linux, then cap_add entries add, then cap_drop entries drop (the last word
+ * on a capability wins). A container's own add/drop lists replace them. */
+static void capabilities(pod_ctx *c, int settings) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int adds = pod_table(c, c->k, "cap_add"), drops = pod_table(c, c->k, "cap_drop");
+  int own = pod_table(c, settings, "capabilities");
+  int own_add = pod_table(c, own, "add"), own_drop = pod_table(c, own, "drop");
+  int add = pod_new_list(c), drop = pod_new_list(c);
+  if (own_add) add_all(c, add, own_add, 0);
+  else add_all(c, add, adds, drops);
+  if (own_drop) {
+    add_all(c, drop, own_drop, 0);
+  } else {
+    if (!c->windows && !has(c, adds, "NET_RAW")) {
+      lua_pushliteral(L, "NET_RAW");
+      pod_append(c, drop);
+    }
+    add_all(c, drop, drops, 0);
+  }
+  int caps = pod_new_obj(c);
+  if (lua_rawlen(L, add)) lua_pushvalue(L, add), pod_set(c, caps, "add");
+  if (lua_rawlen(L, drop)) lua_pushvalue(L, drop), pod_set(c, caps, "drop");
+  int empty = !lua_rawlen(L, add) && !lua_rawlen(L, drop);
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+  if (empty) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+}
+
+/* Pushes {type, localhostProfile} for the profile at t[key], or nothing (0). */
+static int profile(pod_ctx *c, int t, const char *key) {
+  int p = pod_table(c, t, key);
+  if (!p) return 0;
+  int out = pod_new_obj(c);
+  pod_set_str(c, out, "type", pod_str(c, p, "type"));
+  pod_set_str(c, out, "localhostProfile", pod_str(c, p, "localhost_profile"));
+  lua_remove(c->L, p);
+  return 1;
 }
 
 /* Copies the settings both container and pod contexts share. */
-static void common_fields(const json_t *s, json_t *out) {
-  static const char *ints[][2] = {{"run_as_user", "runAsUser"}, {"run_as_group", "runAsGroup"}};
-  for (size_t i = 0; i < 2; i++) {
-    json_t *v = json_object_get(s, ints[i][0]);
-    if (json_is_integer(v)) json_object_set(out, ints[i][1], v);
+static void common_fields(pod_ctx *c, int s, int out) {
+  lua_Integer v;
+  int b;
+  if (pod_int(c, s, "run_as_user", &v)) pod_set_int(c, out, "runAsUser", v);
+  if (pod_int(c, s, "run_as_group", &v)) pod_set_int(c, out, "runAsGroup", v);
+  if (pod_bool(c, s, "run_as_non_root", &b)) pod_set_bool(c, out, "runAsNonRoot", b);
+  const char *selinux = pod_str(c, s, "selinux_type");
+  if (*selinux) {
+    int o = pod_new_obj(c);
+    pod_set_str(c, o, "type", selinux);
+    pod_set(c, out, "seLinuxOptions");
   }
-  json_t *v = json_object_get(s, "run_as_non_root");
-  if (json_is_boolean(v)) json_object_set(out, "runAsNonRoot", v);
-  const char *selinux = pod_str(s, "selinux_type");
-  if (*selinux) json_object_set_new(out, "seLinuxOptions", json_pack("{ss}", "type", selinux));
-  json_t *p = profile(json_object_get(s, "seccomp_profile"));
-  if (p) json_object_set_new(out, "seccompProfile", p);
-  p = profile(json_object_get(s, "app_armor_profile"));
-  if (p) json_object_set_new(out, "appArmorProfile", p);
+  if (profile(c, s, "seccomp_profile")) pod_set(c, out, "seccompProfile");
+  if (profile(c, s, "app_armor_profile")) pod_set(c, out, "appArmorProfile");
 }
 
-json_t *pod_pod_security(pod_ctx *c) {
-  const json_t *s = pod_kget(c, "pod_security_context");
-  if (!json_is_object(s)) return NULL;
-  json_t *out = json_object();
-  common_fields(s, out);
-  json_t *v = json_object_get(s, "fs_group");
-  if (json_is_integer(v)) json_object_set(out, "fsGroup", v);
-  v = json_object_get(s, "supplemental_groups");
-  if (json_is_array(v)) json_object_set_new(out, "supplementalGroups", json_deep_copy(v));
-  if (!json_object_size(out)) {
-    json_decref(out);
-    return NULL;
+void pod_pod_security(pod_ctx *c) {
+  lua_State *L = c->L;
+  int s = pod_table(c, c->k, "pod_security_context");
+  if (!s) {
+    lua_pushnil(L);
+    return;
   }
-  return out;
+  int out = pod_new_obj(c);
+  common_fields(c, s, out);
+  lua_Integer v;
+  if (pod_int(c, s, "fs_group", &v)) pod_set_int(c, out, "fsGroup", v);
+  int groups = pod_table(c, s, "supplemental_groups");
+  if (groups) {
+    pod_copy(c, groups);
+    pod_set(c, out, "supplementalGroups");
+    lua_pop(L, 1);
+  }
+  lua_remove(L, s);
+  if (pod_empty(c, lua_gettop(L))) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
 }
 
 /* Parses a numeric id; -1 when not a non-negative integer. */
@@ -91,27 +132,34 @@ static long long parse_id(const char *s, size_t n) {
 
 /* Whether `id` is on kubernetes.<list>; root (0) must be listed explicitly,
  * an empty list allows any other id. */
-static int id_allowed(pod_ctx *c, const char *list, long long id) {
-  const json_t *l = pod_kget(c, list);
-  size_t i;
-  json_t *x;
-  json_array_foreach(l, i, x) {
-    const char *s = json_string_value(x);
-    if (s && parse_id(s, strlen(s)) == id) return 1;
+static int id_allowed(pod_ctx *c, const char *list_key, long long id) {
+  int list = pod_table(c, c->k, list_key);
+  int n = list ? (int)lua_rawlen(c->L, list) : 0, ok = 0;
+  for (int i = 1; i <= n && !ok; i++) {
+    lua_rawgeti(c->L, list, i);
+    const char *s = lua_tostring(c->L, -1);
+    ok = s && parse_id(s, strlen(s)) == id;
+    lua_pop(c->L, 1);
   }
-  return id != 0 && json_array_size(l) == 0;
+  if (list) lua_pop(c->L, 1);
+  return ok || (id != 0 && n == 0);
 }
 
 /* The job's image user "uid[:gid]" (a string or an integer), validated. Sets
  * *uid and *gid (-1 when absent or refused, with a warning). */
-static void job_user(pod_ctx *c, const json_t *image_obj, const char *container, long long *uid,
-                     long long *gid) {
+static void job_user(pod_ctx *c, int image_obj, const char *container, long long *uid, long long *gid) {
+  lua_State *L = c->L;
   *uid = *gid = -1;
-  const json_t *u = json_object_get(json_object_get(json_object_get(image_obj, "executor_opts"), "kubernetes"), "user");
-  char buf[64];
-  if (json_is_integer(u)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(u));
-  else if (json_is_string(u)) snprintf(buf, sizeof buf, "%s", json_string_value(u));
-  else return;
+  int top = lua_gettop(L);
+  int opts = pod_table(c, image_obj, "executor_opts");
+  int k = pod_table(c, opts, "kubernetes");
+  char buf[64] = "";
+  if (k) {
+    lua_getfield(L, k, "user");
+    if (lua_isinteger(L, -1)) snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, -1));
+    else if (lua_type(L, -1) == LUA_TSTRING) snprintf(buf, sizeof buf, "%s", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
   if (!*buf) return;
   char *colon = strchr(buf, ':');
   size_t ulen = colon ? (size_t)(colon - buf) : strlen(buf);
@@ -132,60 +180,45 @@ static void job_user(pod_ctx *c, const json_t *image_obj, const char *container,
   }
 }
 
-json_t *pod_container_security(pod_ctx *c, const char *settings_key, const char *container,
-                               const json_t *image_obj) {
-  const json_t *s = pod_kget(c, settings_key);
-  json_t *out = json_object();
-  json_t *add, *drop;
-  global_caps(c, &add, &drop);
-  /* a container's own lists replace the global ones */
-  const json_t *caps = json_object_get(s, "capabilities");
-  const json_t *own_add = json_object_get(caps, "add"), *own_drop = json_object_get(caps, "drop");
-  if (json_is_array(own_add)) {
-    json_decref(add);
-    add = json_deep_copy(own_add);
-  }
-  if (json_is_array(own_drop)) {
-    json_decref(drop);
-    drop = json_deep_copy(own_drop);
-  }
-  if (json_array_size(add) || json_array_size(drop)) {
-    json_t *cap = json_object();
-    if (json_array_size(add)) json_object_set(cap, "add", add);
-    if (json_array_size(drop)) json_object_set(cap, "drop", drop);
-    json_object_set_new(out, "capabilities", cap);
-  }
-  json_decref(add);
-  json_decref(drop);
-
-  static const char *flags[][2] = {{"privileged", "privileged"},
-                                   {"allow_privilege_escalation", "allowPrivilegeEscalation"}};
+void pod_container_security(pod_ctx *c, const char *settings_key, const char *container, int image_obj) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int s = pod_table(c, c->k, settings_key);
+  int out = pod_new_obj(c);
+  capabilities(c, s);
+  if (lua_isnil(L, -1)) lua_pop(L, 1);
+  else pod_set(c, out, "capabilities");
+  static const char *flags[][2] = {{"privileged", "privileged"}, {"allow_privilege_escalation", "allowPrivilegeEscalation"}};
   for (size_t i = 0; i < 2; i++) {
-    json_t *v = json_object_get(s, flags[i][0]);
-    if (!json_is_boolean(v)) v = json_object_get(c->k, flags[i][0]);
-    if (json_is_boolean(v)) json_object_set(out, flags[i][1], v);
+    int b;
+    if (pod_bool(c, s, flags[i][0], &b) || pod_bool(c, c->k, flags[i][0], &b)) pod_set_bool(c, out, flags[i][1], b);
   }
-  common_fields(s, out);
-  json_t *v = json_object_get(s, "read_only_root_filesystem");
-  if (json_is_boolean(v)) json_object_set(out, "readOnlyRootFilesystem", v);
-  const char *pm = pod_str(s, "proc_mount");
-  if (*pm) json_object_set_new(out, "procMount", json_string(!strcasecmp(pm, "unmasked") ? "Unmasked" : "Default"));
+  common_fields(c, s, out);
+  int b;
+  if (pod_bool(c, s, "read_only_root_filesystem", &b)) pod_set_bool(c, out, "readOnlyRootFilesystem", b);
+  const char *pm = pod_str(c, s, "proc_mount");
+  if (*pm) pod_set_str(c, out, "procMount", !strcasecmp(pm, "unmasked") ? "Unmasked" : "Default");
 
   /* user and group: the container's setting, else the pod's, else the job's */
-  const json_t *pod_ctx_settings = pod_kget(c, "pod_security_context");
+  int pod_settings = pod_table(c, c->k, "pod_security_context");
   long long uid = -1, gid = -1;
   if (image_obj) job_user(c, image_obj, container, &uid, &gid);
   static const char *ids[][2] = {{"run_as_user", "runAsUser"}, {"run_as_group", "runAsGroup"}};
   for (size_t i = 0; i < 2; i++) {
-    if (json_object_get(out, ids[i][1])) continue;
-    json_t *p = json_object_get(pod_ctx_settings, ids[i][0]);
+    lua_getfield(L, out, ids[i][1]);
+    int set = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (set) continue;
+    lua_Integer v;
     long long job_id = i == 0 ? uid : gid;
-    if (json_is_integer(p)) json_object_set(out, ids[i][1], p);
-    else if (job_id >= 0) json_object_set_new(out, ids[i][1], json_integer(job_id));
+    if (pod_int(c, pod_settings, ids[i][0], &v)) pod_set_int(c, out, ids[i][1], v);
+    else if (job_id >= 0) pod_set_int(c, out, ids[i][1], job_id);
   }
-  if (!json_object_size(out)) {
-    json_decref(out);
-    return NULL;
+  lua_pushvalue(L, out);
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+  if (pod_empty(c, top + 1)) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
   }
-  return out;
 }

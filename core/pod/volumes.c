@@ -4,87 +4,100 @@
  * status dir, shared by build and helper) and `repo` (the builds dir, unless
  * a user volume is mounted there). Mount paths, sub paths and PVC names are
  * expanded with the job's variables. */
-#include <stdlib.h>
+#include <lauxlib.h>
 #include <string.h>
 
 #include "pod/internal.h"
 
-typedef json_t *(*source_fn)(pod_ctx *c, const json_t *v, const char *name);
+/* Each source pushes the volume's source object and returns its field name. */
+typedef const char *(*source_fn)(pod_ctx *c, int v, const char *name);
 
-static json_t *host_path(pod_ctx *c, const json_t *v, const char *name) {
-  (void)c, (void)name;
-  const char *path = pod_str(v, "host_path");
-  if (!*path) path = pod_str(v, "mount_path"); /* as GitLab Runner 9.3 did */
-  return json_pack("{s{ss}}", "hostPath", "path", path);
+static void read_only(pod_ctx *c, int v, int out) {
+  int b;
+  if (pod_bool(c, v, "read_only", &b) && b) pod_set_bool(c, out, "readOnly", 1);
 }
 
-static json_t *items(const json_t *v) {
-  const json_t *m = json_object_get(v, "items");
-  if (!json_object_size(m)) return NULL;
-  json_t *out = json_array();
-  /* sorted by key so that the Pod is the same for the same settings */
-  const char **keys = malloc(json_object_size(m) * sizeof *keys);
-  size_t n = 0;
-  const char *key;
-  json_t *x;
-  json_object_foreach((json_t *)m, key, x) keys[n++] = key;
-  for (size_t i = 1; i < n; i++)
-    for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
-      const char *t = keys[j];
-      keys[j] = keys[j - 1], keys[j - 1] = t;
-    }
-  for (size_t i = 0; i < n; i++)
-    json_array_append_new(out, json_pack("{ssss}", "key", keys[i], "path", pod_str(m, keys[i])));
-  free(keys);
-  return out;
+static const char *host_path(pod_ctx *c, int v, const char *name) {
+  (void)name;
+  const char *path = pod_str(c, v, "host_path");
+  if (!*path) path = pod_str(c, v, "mount_path"); /* as GitLab Runner 9.3 did */
+  int out = pod_new_obj(c);
+  pod_set_str(c, out, "path", path);
+  return "hostPath";
 }
 
-static json_t *secret(pod_ctx *c, const json_t *v, const char *name) {
-  (void)c;
-  json_t *src = json_pack("{ss}", "secretName", name);
-  json_t *it = items(v);
-  if (it) json_object_set_new(src, "items", it);
-  return json_pack("{so}", "secret", src);
+/* Sets out.items from the key -> path map at v.items, sorted by key. */
+static void items(pod_ctx *c, int v, int out) {
+  lua_State *L = c->L;
+  int m = pod_table(c, v, "items");
+  if (!m) return;
+  int keys = pod_sorted_keys(c, m);
+  int list = pod_new_list(c);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, keys);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, keys, i);
+    const char *key = lua_tostring(L, -1);
+    int item = pod_new_obj(c);
+    pod_set_str(c, item, "key", key);
+    pod_set_str(c, item, "path", pod_str(c, m, key));
+    pod_append(c, list);
+    lua_pop(L, 1);
+  }
+  pod_set_nonempty(c, out, "items", list);
+  lua_pop(L, 3); /* list, keys, m */
 }
 
-static json_t *pvc(pod_ctx *c, const json_t *v, const char *name) {
-  (void)c;
-  json_t *src = json_pack("{ss}", "claimName", name);
-  if (json_is_true(json_object_get(v, "read_only"))) json_object_set_new(src, "readOnly", json_true());
-  return json_pack("{so}", "persistentVolumeClaim", src);
+static const char *secret(pod_ctx *c, int v, const char *name) {
+  int out = pod_new_obj(c);
+  pod_set_str(c, out, "secretName", name);
+  items(c, v, out);
+  return "secret";
 }
 
-static json_t *config_map(pod_ctx *c, const json_t *v, const char *name) {
-  (void)c;
-  json_t *src = json_pack("{ss}", "name", name);
-  json_t *it = items(v);
-  if (it) json_object_set_new(src, "items", it);
-  return json_pack("{so}", "configMap", src);
+static const char *pvc(pod_ctx *c, int v, const char *name) {
+  int out = pod_new_obj(c);
+  pod_set_str(c, out, "claimName", name);
+  read_only(c, v, out);
+  return "persistentVolumeClaim";
 }
 
-static json_t *empty_dir(pod_ctx *c, const json_t *v, const char *name) {
-  (void)c, (void)name;
-  json_t *src = json_object();
-  pod_set_str(src, "medium", pod_str(v, "medium"));
-  pod_set_str(src, "sizeLimit", pod_str(v, "size_limit"));
-  return json_pack("{so}", "emptyDir", src);
+static const char *config_map(pod_ctx *c, int v, const char *name) {
+  int out = pod_new_obj(c);
+  pod_set_str(c, out, "name", name);
+  items(c, v, out);
+  return "configMap";
 }
 
-static json_t *csi(pod_ctx *c, const json_t *v, const char *name) {
-  (void)c, (void)name;
-  json_t *src = json_pack("{ss}", "driver", pod_str(v, "driver"));
-  pod_set_str(src, "fsType", pod_str(v, "fs_type"));
-  if (json_is_true(json_object_get(v, "read_only"))) json_object_set_new(src, "readOnly", json_true());
-  const json_t *attrs = json_object_get(v, "volume_attributes");
-  if (json_object_size(attrs)) json_object_set_new(src, "volumeAttributes", json_deep_copy(attrs));
-  return json_pack("{so}", "csi", src);
+static const char *empty_dir(pod_ctx *c, int v, const char *name) {
+  (void)name;
+  int out = pod_new_obj(c);
+  pod_set_str(c, out, "medium", pod_str(c, v, "medium"));
+  pod_set_str(c, out, "sizeLimit", pod_str(c, v, "size_limit"));
+  return "emptyDir";
 }
 
-static json_t *nfs(pod_ctx *c, const json_t *v, const char *name) {
-  (void)c, (void)name;
-  json_t *src = json_pack("{ssss}", "server", pod_str(v, "server"), "path", pod_str(v, "path"));
-  if (json_is_true(json_object_get(v, "read_only"))) json_object_set_new(src, "readOnly", json_true());
-  return json_pack("{so}", "nfs", src);
+static const char *csi(pod_ctx *c, int v, const char *name) {
+  (void)name;
+  int out = pod_new_obj(c);
+  pod_set_str(c, out, "driver", pod_str(c, v, "driver"));
+  pod_set_str(c, out, "fsType", pod_str(c, v, "fs_type"));
+  read_only(c, v, out);
+  int attrs = pod_table(c, v, "volume_attributes");
+  if (attrs) {
+    pod_copy(c, attrs);
+    pod_set(c, out, "volumeAttributes");
+    lua_pop(c->L, 1);
+  }
+  return "csi";
+}
+
+static const char *nfs(pod_ctx *c, int v, const char *name) {
+  (void)name;
+  int out = pod_new_obj(c);
+  pod_set_str(c, out, "server", pod_str(c, v, "server"));
+  pod_set_str(c, out, "path", pod_str(c, v, "path"));
+  read_only(c, v, out);
+  return "nfs";
 }
 
 static const struct {
@@ -95,71 +108,116 @@ static const struct {
              {"config_map", config_map, 0}, {"empty_dir", empty_dir, 0}, {"csi", csi, 0},
              {"nfs", nfs, 0}};
 
-static int has_volume(const json_t *volumes, const char *name) {
-  size_t i;
-  json_t *v;
-  json_array_foreach(volumes, i, v) if (!strcmp(pod_str(v, "name"), name)) return 1;
+static int has_volume(pod_ctx *c, int volumes, const char *name) {
+  lua_Integer n = (lua_Integer)lua_rawlen(c->L, volumes);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(c->L, volumes, i);
+    int same = !strcmp(pod_str(c, lua_gettop(c->L), "name"), name);
+    lua_pop(c->L, 1);
+    if (same) return 1;
+  }
   return 0;
 }
 
-/* Adds one user volume and its mount. Returns LUNAR_OK or an error. */
-static int user_volume(pod_ctx *c, const json_t *v, source_fn source, int expand_name, json_t *volumes,
-                       json_t *mounts, int *covers_builds) {
-  char *name = expand_name ? pod_expand(c, pod_str(v, "name")) : strdup(pod_str(v, "name"));
-  char *mount_path = pod_expand(c, pod_str(v, "mount_path"));
-  char *sub_path = pod_expand(c, pod_str(v, "sub_path"));
-  int rc = (name && mount_path && sub_path) ? LUNAR_OK : LUNAR_ENOMEM;
-  if (rc) goto done;
-  if (!has_volume(volumes, name)) { /* PVCs of the same name are one volume */
-    json_t *vol = source(c, v, name);
-    json_object_set_new(vol, "name", json_string(name));
-    json_array_append_new(volumes, vol);
-  }
-  json_t *m = json_pack("{ssss}", "name", name, "mountPath", mount_path);
-  pod_set_str(m, "subPath", sub_path);
-  if (json_is_true(json_object_get(v, "read_only"))) json_object_set_new(m, "readOnly", json_true());
-  pod_set_str(m, "mountPropagation", pod_str(v, "mount_propagation"));
-  json_array_append_new(mounts, m);
-  const char *builds = pod_str(c->layout, "builds_dir");
-  if (!strcmp(mount_path, builds)) *covers_builds = 1;
-done:
-  free(name);
-  free(mount_path);
-  free(sub_path);
-  return rc;
+/* Pushes a mount {name, mountPath[, readOnly]}. */
+static void mount(pod_ctx *c, const char *name, const char *path, int ro) {
+  int m = pod_new_sized(c, 3);
+  pod_set_str(c, m, "name", name);
+  pod_set_str(c, m, "mountPath", path);
+  if (ro) pod_set_bool(c, m, "readOnly", 1);
 }
 
-json_t *pod_volumes(pod_ctx *c, json_t *spec) {
-  json_t *volumes = json_array(), *user_mounts = json_array(), *mounts = json_array();
-  const json_t *conf = pod_kget(c, "volumes");
+/* Adds one user volume (unless one of that name exists: PVCs of the same
+ * name are one volume) and its mount. */
+static int user_volume(pod_ctx *c, int v, int kind, int volumes, int mounts, int *covers_builds) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  const char *name = kinds[kind].expand_name ? pod_expand(c, pod_str(c, v, "name")) : pod_str(c, v, "name");
+  const char *mount_path = name ? pod_expand(c, pod_str(c, v, "mount_path")) : NULL;
+  const char *sub_path = mount_path ? pod_expand(c, pod_str(c, v, "sub_path")) : NULL;
+  if (!sub_path) {
+    lua_settop(L, top);
+    return LUNAR_ENOMEM;
+  }
+  if (!has_volume(c, volumes, name)) {
+    int vol = pod_new_obj(c);
+    pod_set_str(c, vol, "name", name);
+    const char *field = kinds[kind].source(c, v, name);
+    pod_set(c, vol, field);
+    pod_append(c, volumes);
+  }
+  int ro = 0;
+  pod_bool(c, v, "read_only", &ro);
+  mount(c, name, mount_path, ro);
+  int m = lua_gettop(L);
+  pod_set_str(c, m, "subPath", sub_path);
+  pod_set_str(c, m, "mountPropagation", pod_str(c, v, "mount_propagation"));
+  pod_append(c, mounts);
+  if (!strcmp(mount_path, pod_str(c, c->layout, "builds_dir"))) *covers_builds = 1;
+  lua_settop(L, top);
+  return LUNAR_OK;
+}
+
+int pod_volumes(pod_ctx *c, int spec) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  int conf = pod_table(c, c->k, "volumes");
+  int volumes = pod_new_list(c), user_mounts = pod_new_list(c);
   int covers_builds = 0;
-  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(conf, kinds[k].key), i, v) {
-      if (user_volume(c, v, kinds[k].source, kinds[k].expand_name, volumes, user_mounts, &covers_builds)) {
-        json_decref(volumes), json_decref(user_mounts), json_decref(mounts);
-        return NULL;
+  for (int k = 0; conf && k < (int)(sizeof kinds / sizeof *kinds); k++) {
+    int list = pod_table(c, conf, kinds[k].key);
+    lua_Integer n = list ? (lua_Integer)lua_rawlen(L, list) : 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_rawgeti(L, list, i);
+      int rc = user_volume(c, lua_gettop(L), k, volumes, user_mounts, &covers_builds);
+      lua_pop(L, 1);
+      if (rc) {
+        lua_settop(L, top);
+        return 0;
       }
     }
+    if (list) lua_pop(L, 1);
   }
   /* lunar's own volumes */
-  const char *secret_name = pod_str(json_object_get(c->in, "plan"), "secret");
-  if (*secret_name)
-    json_array_append_new(volumes, json_pack("{ss s{ss si}}", "name", "scripts", "secret", "secretName", secret_name,
-                                             "defaultMode", 0555));
-  else
-    json_array_append_new(volumes, json_pack("{ss s{}}", "name", "scripts", "emptyDir"));
-  json_array_append_new(volumes, json_pack("{ss s{}}", "name", "logs", "emptyDir"));
-  if (!covers_builds) json_array_append_new(volumes, json_pack("{ss s{}}", "name", "repo", "emptyDir"));
+  int plan = pod_table(c, c->in, "plan");
+  const char *secret_name = pod_str(c, plan, "secret");
+  int vol = pod_new_obj(c), src = pod_new_obj(c);
+  pod_set_str(c, vol, "name", "scripts");
+  if (*secret_name) {
+    pod_set_str(c, src, "secretName", secret_name);
+    pod_set_int(c, src, "defaultMode", 0555);
+    pod_set(c, vol, "secret");
+  } else {
+    pod_set(c, vol, "emptyDir");
+  }
+  pod_append(c, volumes);
+  static const char *own[] = {"logs", "repo"};
+  for (int i = 0; i < 2; i++) {
+    if (i == 1 && covers_builds) continue;
+    vol = pod_new_obj(c);
+    pod_set_str(c, vol, "name", own[i]);
+    pod_new_obj(c);
+    pod_set(c, vol, "emptyDir");
+    pod_append(c, volumes);
+  }
+  lua_pushvalue(L, volumes);
+  pod_set(c, spec, "volumes");
 
-  json_array_append_new(mounts, json_pack("{ss ss sb}", "name", "scripts", "mountPath",
-                                          pod_str(c->layout, "scripts_dir"), "readOnly", 1));
-  json_array_append_new(mounts, json_pack("{ss ss}", "name", "logs", "mountPath", pod_str(c->layout, "logs_dir")));
-  json_array_extend(mounts, user_mounts);
-  if (!covers_builds)
-    json_array_append_new(mounts, json_pack("{ss ss}", "name", "repo", "mountPath", pod_str(c->layout, "builds_dir")));
-  json_decref(user_mounts);
-  json_object_set_new(spec, "volumes", volumes);
-  return mounts;
+  int mounts = pod_new_list(c);
+  mount(c, "scripts", pod_str(c, c->layout, "scripts_dir"), 1);
+  pod_append(c, mounts);
+  mount(c, "logs", pod_str(c, c->layout, "logs_dir"), 0);
+  pod_append(c, mounts);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, user_mounts);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, user_mounts, i);
+    pod_append(c, mounts);
+  }
+  if (!covers_builds) {
+    mount(c, "repo", pod_str(c, c->layout, "builds_dir"), 0);
+    pod_append(c, mounts);
+  }
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+  return top + 1;
 }

@@ -91,7 +91,26 @@ end
 -- resource settings ({ [i] = { service_cpu_limit = ..., ... } } for services
 -- whose variables overwrite them), and log lines. Raises { message } on a
 -- refused overwrite.
+-- Whether the job asks for any overwrite at all (most jobs do not).
+local function wanted(vars, payload)
+  for _, v in ipairs(vars) do
+    if v.key:sub(1, 11) == "KUBERNETES_" then return true end
+  end
+  for _, svc in ipairs(payload.services or {}) do
+    if svc.variables and #svc.variables > 0 then return true end
+  end
+  return false
+end
+
 function M.apply(k, vars, payload)
+  if not wanted(vars, payload) then
+    if k.namespace_per_job then
+      local out = copy(k)
+      out.namespace = "ci-job-" .. tostring(payload.id)
+      return out, {}, {}
+    end
+    return k, {}, {}
+  end
   local out = copy(k)
   local log = {}
   local values = {}

@@ -48,6 +48,7 @@ local function apply_patch(pod, entry, label)
   end
   local spec, err = lunar.patch.apply(pod.spec, {
     name = label, patch_type = entry.patch_type or "strategic", patch = patch,
+    source = entry.patch_path, -- names the file in YAML/JSON syntax errors
   })
   if not spec then fail("%s", err) end
   pod.spec = spec
@@ -68,6 +69,8 @@ local function apply_pod_spec(pod, pod_spec, jobv)
         if result.spec == nil or type(result.spec) ~= "table" then
           fail("%s: the returned pod has no spec table", label)
         end
+        local ok, err = lunar.patch.check(result, "Pod")
+        if not ok then fail("%s: %s", label, err) end
         pod = result
       end
     else
@@ -91,14 +94,21 @@ local function check_pod(pod)
   end
 end
 
--- The runner token: `token`, else the contents of `token_file` when readable.
-local function runner_token(settings)
-  if type(settings.token) == "string" then return settings.token end
-  if type(settings.token_file) == "string" then
+-- The runner token: `token`, else the contents of `token_file` when
+-- readable (read once per runner).
+local tokens = setmetatable({}, { __mode = "k" })
+local function runner_token(runner, settings)
+  local t = tokens[runner]
+  if t then return t end
+  t = ""
+  if type(settings.token) == "string" then
+    t = settings.token
+  elseif type(settings.token_file) == "string" then
     local text = read_file(settings.token_file)
-    if text then return (text:gsub("%s+$", "")) end
+    if text then t = text:gsub("%s+$", "") end
   end
-  return ""
+  tokens[runner] = t
+  return t
 end
 
 -- 8 characters [a-z0-9] from the job id and attempt: the same job renders
@@ -142,7 +152,7 @@ function M.render_objects(runner, payload, opts)
   local r = resolve.resolve(runner, payload, jobv)
   local settings = r.settings
   local layout = variables.layout(payload, settings)
-  local short = variables.short_token(runner_token(settings))
+  local short = variables.short_token(runner_token(runner, settings))
   local vars = variables.list(payload, settings, layout, {
     short_token = short, concurrent_id = opts.concurrent_id, concurrent_project_id = opts.project_runner_id,
   })

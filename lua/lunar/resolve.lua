@@ -87,18 +87,44 @@ local job_services = {
 --   { settings = plain top-level settings with a plain `kubernetes` table,
 --     services = the services to run, pod_spec = the pod_spec list,
 --     pull_policy_by_image = { [image] = {policies} } or nil }
+-- What does not change from job to job, computed once per runner: plain
+-- copies of the static settings (shared by every job's settings: treat them
+-- as read-only) and the names of the settings given as functions.
+local statics = setmetatable({}, { __mode = "k" })
+
+local function static_part(entry)
+  local st = statics[entry]
+  if st then return st end
+  local cfg = entry.config
+  st = { top = {}, kubernetes = {}, functions = {} }
+  for key, v in pairs(cfg) do
+    if key ~= "kubernetes" and key ~= "on" and key ~= "stages" then st.top[key] = readonly.copy(v) end
+  end
+  for key, v in pairs(cfg.kubernetes or {}) do
+    if type(v) == "function" then
+      if key ~= "services" and key ~= "pull_policy" and key ~= "pod_spec" then st.functions[#st.functions + 1] = key end
+    elseif key ~= "pod_spec" and key ~= "services" then
+      st.kubernetes[key] = readonly.copy(v)
+    end
+  end
+  table.sort(st.functions)
+  statics[entry] = st
+  return st
+end
+
 function M.resolve(runner, payload, jobv)
   local entry = config.lookup(runner)
   assert(entry, "not a runner returned by lunar.runner")
   local cfg = entry.config
+  local st = static_part(entry)
   local settings, k = {}, {}
-  for key, v in pairs(cfg) do
-    if key ~= "kubernetes" and key ~= "on" and key ~= "stages" then settings[key] = readonly.copy(v) end
-  end
+  for key, v in pairs(st.top) do settings[key] = v end
+  for key, v in pairs(st.kubernetes) do k[key] = v end
   settings.kubernetes = k
   local kcfg = cfg.kubernetes or {}
   local fields = schema.kubernetes.fields
-  local out = { settings = settings, pod_spec = {} }
+  local ps = kcfg.pod_spec
+  local out = { settings = settings, pod_spec = type(ps) == "function" and { ps } or ps or {} }
 
   -- services(job, requested) -> the service list to run
   local services = requested_services(kcfg, payload)
@@ -131,23 +157,12 @@ function M.resolve(runner, payload, jobv)
     out.pull_policy_by_image = by_image
   end
 
-  local keys = {}
-  for key in pairs(kcfg) do keys[#keys + 1] = key end
-  table.sort(keys)
-  for _, key in ipairs(keys) do
-    local v = kcfg[key]
-    if key == "pod_spec" then
-      out.pod_spec = type(v) == "function" and { v } or v
-    elseif key == "services" or (key == "pull_policy" and type(v) == "function") then
-      -- resolved above
-    elseif type(v) == "function" then
-      local result = readonly.copy(M.call(key, v, jobv))
-      if result ~= nil then
-        check_result(key, v, fields[key], result, "kubernetes." .. key)
-        k[key] = result
-      end
-    else
-      k[key] = readonly.copy(v)
+  for _, key in ipairs(st.functions) do
+    local fn = kcfg[key]
+    local result = readonly.copy(M.call(key, fn, jobv))
+    if result ~= nil then
+      check_result(key, fn, fields[key], result, "kubernetes." .. key)
+      k[key] = result
     end
   end
   return out

@@ -115,11 +115,14 @@ function M.list(payload, runner, layout, opts)
     if v.file then v.content, v.value = v.value, layout.tmp_dir .. "/" .. v.key end
   end
   local raw_values = lookup_table(list)
+  local expand, find = lunar.util.expand, string.find
   for _, v in ipairs(list) do
-    if v.file then
-      if not v.raw then v.content = lunar.util.expand(v.content, raw_values) end
-    elseif not v.raw then
-      v.value = lunar.util.expand(v.value, raw_values)
+    if v.raw then
+      -- left as written
+    elseif v.file then
+      if find(v.content, "$", 1, true) then v.content = expand(v.content, raw_values) end
+    elseif find(v.value, "$", 1, true) then
+      v.value = expand(v.value, raw_values)
     end
   end
   return list

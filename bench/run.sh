@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `make bench`: lunar's benchmarks (not part of `make test`). Timings depend
+# on the machine; the README records a run with the date and the machine.
+# usage: bench/run.sh path/to/lunar
+set -euo pipefail
+lunar=${1:?usage: bench/run.sh path/to/lunar}
+root=$(cd "$(dirname "$0")/.." && pwd)
+echo "== Pod render (policies, overwrites, builder, pod_spec entries), per example"
+"$lunar" lua "$root/bench/render.lua" "${RENDER_N:-5000}"
