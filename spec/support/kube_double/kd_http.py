@@ -6,8 +6,8 @@ import os
 import socket
 import ssl
 import sys
-import threading
 import time
+import traceback
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -242,16 +242,21 @@ class Handler(BaseHTTPRequestHandler):
             self.apply_faults()
             self.route()
         except S.ApiError as e:
-            self.send_error_status(e)
+            if self.status is None:
+                self.send_error_status(e)
+            else:
+                self.cut()               # a stream already started: an error can only end it
         except StreamDropped:
             self.cut()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True
         except Exception as e:  # noqa: a bug answers 500, as the apiserver's panic handler does
-            import traceback
             sys.stderr.write("kube_double: %s %s\n%s" % (self.command, self.path, traceback.format_exc()))
             try:
-                self.send_error_status(S.internal("kube_double: %r" % e))
+                if self.status is None:
+                    self.send_error_status(S.internal("kube_double: %r" % e))
+                else:
+                    self.cut()
             except OSError:
                 pass
 
@@ -305,7 +310,6 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/_double/settings":
             if m in ("PUT", "POST", "PATCH"):
                 d.faults.set_settings(self.json_body())
-                d.store.history_size = int(d.faults.setting("history_size"))
             return self.send_json(200, d.faults.snapshot()["settings"])
         if p == "/_double/requests":
             if m == "DELETE":
@@ -785,8 +789,3 @@ def tls_context(pki):
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
-
-def serve_in_thread(httpd):
-    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    t.start()
-    return t

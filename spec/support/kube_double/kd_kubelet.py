@@ -287,6 +287,9 @@ class PodRuntime(threading.Thread):
     def request_delete(self, grace, gone=False):
         """Begin graceful deletion; False when this runtime has already finished (delete at once)."""
         with self.cond:
+            if gone:
+                self.gone = True
+                self.cond.notify_all()
             if not self.accepting:
                 return False
             now = time.monotonic()
@@ -294,8 +297,6 @@ class PodRuntime(threading.Thread):
             if self.delete_at is None or at < self.delete_at:
                 self.delete_at = at
                 self.delete_grace = grace
-            if gone:
-                self.gone = True
             self.cond.notify_all()
             return True
 
@@ -586,7 +587,8 @@ class PodRuntime(threading.Thread):
             self.spawn(c, argv, env, cwd, mounts, user)
         except StartError as e:
             r = c.run
-            r.exit_code, r.finished = 128, time.time()
+            with self.cond:
+                r.exit_code, r.finished, r.eof = 128, time.time(), True
             c.state = {"terminated": {"exitCode": 128, "reason": "StartError", "message": str(e),
                                       "startedAt": "1970-01-01T00:00:00Z", "finishedAt": rfc3339(r.finished),
                                       "containerID": r.container_id}}

@@ -69,12 +69,12 @@ class Expired(Exception):
 
 
 class Store:
-    def __init__(self, history_size=1000):
+    def __init__(self, history_size=lambda: 1000):
         self.cond = threading.Condition(threading.RLock())
         self.rv = 1
         self.objs = {r: {} for r in RESOURCES}     # resource -> {(ns, name): obj}
         self.history = deque()                    # (rv, resource, ns, type, obj, previous obj)
-        self.history_size = history_size
+        self.history_size = history_size          # a callable: settings may change it
         self.compacted = 1                        # a watch may start at any rv >= this
         self.snapshots = OrderedDict()            # (resource, rv) -> [obj] for continue tokens
         self.closed = False
@@ -96,7 +96,8 @@ class Store:
             else:
                 self.objs[resource][key] = obj
             self.history.append((self.rv, resource, key[0], etype, obj, prev))
-            while len(self.history) > self.history_size:
+            limit = self.history_size()
+            while len(self.history) > limit:
                 self.compacted = self.history.popleft()[0]
             for k in [k for k in self.snapshots if k[1] < self.compacted]:
                 del self.snapshots[k]

@@ -40,7 +40,7 @@ class Double:
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.faults = Faults(faults_file)
-        self.store = Store(int(self.faults.setting("history_size")))
+        self.store = Store(lambda: int(self.faults.setting("history_size")))
         self.pki = make_pki(os.path.join(self.state_dir, "pki"))
         with open(self.pki["ca.crt"]) as f:
             ca_pem = f.read()

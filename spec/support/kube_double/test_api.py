@@ -1,6 +1,5 @@
 """kube_double: authentication, discovery, CRUD, error bodies, patches, selectors, pagination,
 garbage collection, SelfSubjectAccessReview and the request log, over real HTTPS."""
-import base64
 import http.client
 import ssl
 import time

@@ -2,7 +2,9 @@
 native sidecars, volumes, env, exit codes, restarts, activeDeadlineSeconds, graceful delete."""
 import json
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import unittest
@@ -77,13 +79,17 @@ class PodsTest(unittest.TestCase):
         kd.post(NS + "/secrets", {"metadata": {"name": "job-secret"}, "stringData": {
             "TOKEN": "s3cr3t", "script.sh": "#!/bin/sh\necho from-secret-volume\n", "unused": "x"}})
         kd.post(NS + "/configmaps", {"metadata": {"name": "job-config"}, "data": {"greeting": "hello"}})
+        tmp = tempfile.mkdtemp(prefix="kube-double-hostpath-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = os.path.join(tmp, "out")
         w = PodWatch(kd, "full")
         pod = self.create({"metadata": {"name": "full", "labels": {"job": "1"}}, "spec": {
             "restartPolicy": "Never", "terminationGracePeriodSeconds": 2,
             "volumes": [{"name": "repo", "emptyDir": {}},
                         {"name": "scripts", "secret": {"secretName": "job-secret", "defaultMode": 0o400,
                                                        "items": [{"key": "script.sh", "path": "bin/run.sh",
-                                                                  "mode": 0o755}]}},
+                                                                  "mode": 0o755}, {"key": "TOKEN", "path": "token"}]}},
+                        {"name": "out", "hostPath": {"path": out, "type": "DirectoryOrCreate"}},
                         {"name": "config", "configMap": {"name": "job-config"}}],
             "initContainers": [
                 {"name": "init-a", "image": "alpine:3.20", "command": sh("echo init-a > /builds/order"),
@@ -104,15 +110,16 @@ class PodsTest(unittest.TestCase):
                  "envFrom": [{"prefix": "S_", "secretRef": {"name": "job-secret"}}],
                  "command": ["/bin/sh", "-c"],
                  "args": ['echo "token=$TOKEN pod=$POD ns=$PODNS b=$B c=$C d=$D arg=$(B) from=$S_unused"; pwd; '
-                          'sleep 0.3; cat order; /scripts/bin/run.sh; stat -c %a /scripts/bin/run.sh; '
+                          'sleep 0.3; cat order; /scripts/bin/run.sh; stat -c %a /scripts/bin/run.sh /scripts/token; '
                           'ls /scripts/bin; cat /config/greeting; echo; touch /scripts/x 2>/dev/null || echo ro; '
                           'sleep 0.5; exit 3'],
                  "volumeMounts": [{"name": "repo", "mountPath": "/builds"},
                                   {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
                                   {"name": "config", "mountPath": "/config"}]},
                 {"name": "helper", "image": "registry.example.com/helper:1",
-                 "command": sh("echo helper > /builds/helper.out"),
-                 "volumeMounts": [{"name": "repo", "mountPath": "/builds"}]}]}})
+                 "command": sh("echo helper > /builds/helper.out; cp /builds/helper.out /out/"),
+                 "volumeMounts": [{"name": "repo", "mountPath": "/builds"},
+                                  {"name": "out", "mountPath": "/out"}]}]}})
         self.assertEqual(pod["status"]["phase"], "Pending")
         final = kd.wait_pod("full", lambda p: p["status"]["phase"] in ("Succeeded", "Failed"), timeout=30)
         w.close()
@@ -134,11 +141,13 @@ class PodsTest(unittest.TestCase):
         self.assertEqual(condition(final, "Initialized")["status"], "True")
         self.assertRegex(build["containerID"], r"^containerd://[0-9a-f]{64}$")
         # what the processes saw
-        out = self.log("full", "?container=build")
+        log = self.log("full", "?container=build")
         self.assertIn("token=s3cr3t pod=full ns=ci b=x-y c=$(A) d=$(UNDEFINED) arg=x-y from=x\n/builds\n"
-                      "init-a\ninit-b\nsvc-up\nfrom-secret-volume\n755\nrun.sh\nhello\nro\n", out)
+                      "init-a\ninit-b\nsvc-up\nfrom-secret-volume\n755\n400\nrun.sh\nhello\nro\n", log)
         with open(os.path.join(self.runtime_dir("full"), "volumes", "repo", "order")) as f:
             self.assertEqual(f.read(), "init-a\ninit-b\nsvc-up\nsvc-stopped\n")
+        with open(os.path.join(out, "helper.out")) as f:
+            self.assertEqual(f.read(), "helper\n")
         # the sequence a watcher saw
         w.done.wait(2)
         phases = []
@@ -275,6 +284,41 @@ class PodsTest(unittest.TestCase):
         kd.post(NS + "/secrets", {"metadata": {"name": "late"}, "stringData": {"v": "42"}})
         kd.wait_pod("needs-secret", lambda p: p["status"]["phase"] == "Succeeded")
         self.assertEqual(self.log("needs-secret"), "value=42\n")
+
+    def test_init_failure_fails_the_pod_and_sidecar_first(self):
+        kd = self.kd
+        self.create({"metadata": {"name": "init-fails"}, "spec": {
+            "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+            "initContainers": [
+                {"name": "proxy", "image": "alpine", "restartPolicy": "Always", "command": ["sleep", "30"]},
+                {"name": "setup", "image": "alpine", "command": sh("echo setting up; exit 4")}],
+            "containers": [{"name": "main", "image": "alpine", "command": ["true"]}]}})
+        p = kd.wait_pod("init-fails", lambda p: p["status"]["phase"] == "Failed" and
+                        "terminated" in cstatus(p, "proxy")["state"])
+        t = cstatus(p, "setup")["state"]["terminated"]
+        self.assertEqual((t["exitCode"], t["reason"]), (4, "Error"))
+        self.assertEqual(cstatus(p, "proxy")["state"]["terminated"]["exitCode"], 137)
+        self.assertEqual(cstatus(p, "main")["state"], {"waiting": {"reason": "PodInitializing"}})
+        c = condition(p, "Initialized")
+        self.assertEqual((c["status"], c["reason"], c["message"]),
+                         ("False", "ContainersNotInitialized", "containers with incomplete status: [setup]"))
+        self.assertEqual(self.log("init-fails", "?container=setup"), "setting up\n")
+
+    def test_restart_always_crash_loop(self):
+        kd = self.kd
+        self.create({"metadata": {"name": "crashy"}, "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+            {"name": "c", "image": "alpine", "command": sh("echo boom; exit 2")}]}})
+        p = kd.wait_pod("crashy", lambda p: (cstatus(p, "c") or {}).get("restartCount", 0) >= 2 and
+                        "waiting" in cstatus(p, "c")["state"])
+        cs = cstatus(p, "c")
+        self.assertEqual(p["status"]["phase"], "Running")
+        self.assertEqual(cs["state"]["waiting"]["reason"], "CrashLoopBackOff")
+        self.assertRegex(cs["state"]["waiting"]["message"],
+                         r"^back-off \S+ restarting failed container=c pod=crashy_ci\([0-9a-f-]{36}\)$")
+        self.assertEqual(cs["lastState"]["terminated"]["exitCode"], 2)
+        self.assertEqual(self.log("crashy", "?previous=true"), "boom\n")
+        kd.delete(NS + "/pods/crashy")
+        kd.wait_pod("crashy", lambda p: p is None)
 
     def test_command_not_found_is_start_error(self):
         kd = self.kd
