@@ -23,6 +23,7 @@ DEFAULT_SETTINGS = {
     "crashloop_backoff": 10.0,    # first restart back-off, doubled up to 300 s (as the kubelet)
     "image_pull_backoff": 1.0,    # ErrImagePull -> ImagePullBackOff -> next pull attempt
     "history_size": 1000,         # watch events kept before older resourceVersions answer 410
+    "kubernetes_minor": 30,       # /version 1.N; below 29 native sidecars are off (restartPolicy dropped)
 }
 
 

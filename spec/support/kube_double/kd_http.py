@@ -332,7 +332,8 @@ class Handler(BaseHTTPRequestHandler):
         d = self.server.double
         m, p = self.command, self.upath.rstrip("/") or "/"
         if p == "/version":
-            return self.send_json(200, d.version)
+            minor = int(d.faults.setting("kubernetes_minor"))
+            return self.send_json(200, dict(d.version, minor=str(minor), gitVersion="v1.%d.0-kube-double" % minor))
         if p == "/api":
             return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:%d" % d.port}]})

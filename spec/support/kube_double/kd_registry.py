@@ -156,6 +156,9 @@ class Registry:
         errs = []
         conts = spec.get("containers") or []
         inits = spec.get("initContainers") or []
+        if self.faults.setting("kubernetes_minor") < 29:
+            for c in inits:         # the SidecarContainers feature is off: the field is dropped
+                c.pop("restartPolicy", None)
         if not conts:
             errs.append(F("FieldValueRequired", "spec.containers", show_value=False))
         vols = set()

@@ -132,7 +132,9 @@ def invalid(kind, name, errs, group=""):
 
 def forbidden(resource, name, why, group="", causes=None):
     qr = qualified(resource, group)
-    if name:
+    if not qr:
+        msg = "forbidden: %s" % why
+    elif name:
         msg = "%s %s is forbidden: %s" % (qr, goq(name), why)
     else:
         msg = "%s is forbidden: %s" % (qr, why)

@@ -63,6 +63,22 @@ class ApiTest(unittest.TestCase):
         r = kd.get("/api/v1/nodes")
         self.assertEqual((r.status, r.body), (404, status(404, "NotFound", "the server could not find the requested resource", {})))
 
+    def test_older_kubernetes_has_no_native_sidecars(self):
+        kd = self.kd
+        kd.settings(kubernetes_minor=28)
+        try:
+            self.assertEqual(kd.get("/version").body["gitVersion"], "v1.28.0-kube-double")
+            pod = sleeper("old-sidecar")
+            pod["spec"]["initContainers"] = [{"name": "svc", "image": "redis", "restartPolicy": "Always",
+                                              "command": ["sleep", "30"]}]
+            r = kd.post(NS + "/pods", pod)
+            self.assertEqual(r.status, 201)
+            self.assertNotIn("restartPolicy", r.body["spec"]["initContainers"][0])
+            kd.delete(NS + "/pods/old-sidecar?gracePeriodSeconds=0")
+        finally:
+            kd.settings(kubernetes_minor=30)
+        self.assertEqual(kd.get("/version").body["minor"], "30")
+
     def test_unauthorized(self):
         expect = status(401, "Unauthorized", "Unauthorized")
         for auth in ("bad", "none"):

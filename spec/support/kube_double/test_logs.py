@@ -29,7 +29,7 @@ class LogsTest(unittest.TestCase):
         kd = self.kd
         kd.post(NS + "/pods", {"metadata": {"name": "logger"}, "spec": {"restartPolicy": "Never", "containers": [
             {"name": "c", "image": "alpine",
-             "command": ["/bin/sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; sleep 0.25; done; printf tail"]}]}})
+             "command": ["/bin/sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; sleep 0.4; done; printf tail"]}]}})
         kd.wait_pod("logger", lambda p: p["status"]["phase"] == "Running")
         conn, resp = kd.stream(NS + "/pods/logger/log?follow=true&timestamps=true")
         self.assertEqual((resp.status, resp.getheader("Content-Type"), resp.getheader("Transfer-Encoding")),
