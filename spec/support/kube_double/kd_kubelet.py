@@ -772,7 +772,9 @@ class PodRuntime(threading.Thread):
             full += ["--"] + argv
             workdir = None
         try:
-            r.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            # stdin: true gets a pipe nobody writes to, as an unattached container's stdin
+            r.proc = subprocess.Popen(full, stdin=subprocess.PIPE if c.spec.get("stdin") else subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT if mode == "rewrite" else subprocess.PIPE,
                                       env=env, cwd=workdir, start_new_session=True)
         except OSError as e:
@@ -841,6 +843,11 @@ class PodRuntime(threading.Thread):
         except OSError:
             pass
         r.reader.join(5)
+        if r.proc.stdin is not None:
+            try:
+                r.proc.stdin.close()
+            except OSError:
+                pass
         with self.cond:
             if r.killed and (rc == 1 or rc < 0) and self.k.mode != "rewrite":
                 code = 137                           # unshare reports a SIGKILLed child as 1

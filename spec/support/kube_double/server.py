@@ -139,6 +139,9 @@ def main():
     ap.add_argument("--faults", help="a JSON faults file, reloaded when it changes")
     a = ap.parse_args()
     d = Double(a.state_dir, a.port, a.faults)
+    if d.kubelet.mode != "namespace":
+        sys.stderr.write("kube_double: not running as root: containers use the %s mount mode, an approximation "
+                         "(see README.md, 'Mount modes')\n" % d.kubelet.mode)
 
     def on_signal(signum, frame):
         threading.Thread(target=d.httpd.shutdown, daemon=True).start()

@@ -221,7 +221,7 @@ class PodsTest(unittest.TestCase):
             {"name": "c", "image": "alpine",
              "command": sh('trap "echo got-TERM; exit 7" TERM; echo ready; while true; do sleep 0.05; done')}]}})
         self.create({"metadata": {"name": "stubborn"}, "spec": {"restartPolicy": "Never", "containers": [
-            {"name": "c", "image": "alpine", "command": ["sleep", "30"]}]}})
+            {"name": "c", "image": "alpine", "command": ["sh"], "stdin": True}]}})   # an idle shell on stdin
         for name in ("graceful", "stubborn"):
             kd.wait_pod(name, lambda p: p["status"]["phase"] == "Running", timeout=20)
         end = time.time() + 10
