@@ -4,6 +4,7 @@
 
 #include "bind/call.h"
 #include "json/luajson.h"
+#include "kube/luakube.h"
 #include "patch/luapatch.h"
 #include "pod/pod.h"
 #include "util/luautil.h"
@@ -17,6 +18,7 @@ static const luaL_Reg submodules[] = {
     {"util", lunar_util_open},
     {"pod", lunar_pod_open},
     {"patch", lunar_patch_open},
+    {"kube", lunar_kube_open},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {

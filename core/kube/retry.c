@@ -1,0 +1,84 @@
+#include "kube/retry.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+void lunar_kube_retry_policy_init(lunar_kube_retry_policy *p, int limit, long backoff_max_ms) {
+  p->limit = limit > 0 ? limit : LUNAR_KUBE_RETRY_LIMIT_DEFAULT;
+  if (backoff_max_ms <= 0) backoff_max_ms = LUNAR_KUBE_BACKOFF_MAX_DEFAULT_MS;
+  if (backoff_max_ms < LUNAR_KUBE_BACKOFF_BASE_MS) backoff_max_ms = LUNAR_KUBE_BACKOFF_BASE_MS;
+  p->backoff_max_ms = backoff_max_ms;
+}
+
+int lunar_kube_retry_retryable(int curl_code, long status) {
+  switch (curl_code) {
+  case CURLE_OK:
+    return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_SSL_CONNECT_ERROR:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+long lunar_kube_retry_delay(const lunar_kube_retry_policy *p, int attempt, long retry_after_ms,
+                            unsigned rnd) {
+  long d = LUNAR_KUBE_BACKOFF_BASE_MS;
+  for (int i = 1; i < attempt && d < p->backoff_max_ms; i++) d *= 2;
+  if (d > p->backoff_max_ms) d = p->backoff_max_ms;
+  long half = d / 2;
+  d = half + (long)(rnd % (unsigned long)(d - half + 1));
+  if (retry_after_ms >= 0) {
+    if (retry_after_ms > LUNAR_KUBE_RETRY_AFTER_MAX_MS) retry_after_ms = LUNAR_KUBE_RETRY_AFTER_MAX_MS;
+    if (d < retry_after_ms) d = retry_after_ms;
+  }
+  return d;
+}
+
+long lunar_kube_retry_after_ms(const char *value, time_t now) {
+  if (!value) return -1;
+  while (*value == ' ' || *value == '\t') value++;
+  if (!*value) return -1;
+  if (*value >= '0' && *value <= '9') {
+    char *end;
+    double secs = strtod(value, &end);
+    while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
+    if (*end || secs < 0) return -1;
+    if (secs > 86400) secs = 86400;
+    return (long)(secs * 1000);
+  }
+  time_t at = curl_getdate(value, NULL);
+  if (at == (time_t)-1) return -1;
+  return at <= now ? 0 : (long)(at - now) * 1000;
+}
+
+void lunar_kube_bucket_init(lunar_kube_bucket *b, double qps, int burst, long long now_ms) {
+  b->qps = qps;
+  b->burst = burst > 0 ? burst : 1;
+  b->tokens = b->burst;
+  b->last_ms = now_ms;
+}
+
+long lunar_kube_bucket_take(lunar_kube_bucket *b, long long now_ms) {
+  if (b->qps <= 0) return 0;
+  if (now_ms > b->last_ms) {
+    b->tokens += (double)(now_ms - b->last_ms) * b->qps / 1000.0;
+    if (b->tokens > b->burst) b->tokens = b->burst;
+    b->last_ms = now_ms;
+  }
+  if (b->tokens >= 1.0) {
+    b->tokens -= 1.0;
+    return 0;
+  }
+  long wait = (long)((1.0 - b->tokens) * 1000.0 / b->qps + 0.999);
+  return wait < 1 ? 1 : wait;
+}

@@ -1,0 +1,124 @@
+/* The retry policy, Retry-After parsing and the token bucket (kube/retry.h),
+ * and RFC 3339 times of log lines (kube/logs.h). */
+#include <curl/curl.h>
+
+#include "check.h"
+#include "kube/logs.h"
+#include "kube/retry.h"
+
+static void test_what_is_retried(void) {
+  CHECK(lunar_kube_retry_retryable(CURLE_COULDNT_CONNECT, 0));
+  CHECK(lunar_kube_retry_retryable(CURLE_OPERATION_TIMEDOUT, 0));
+  CHECK(lunar_kube_retry_retryable(CURLE_RECV_ERROR, 0));
+  CHECK(lunar_kube_retry_retryable(CURLE_HTTP2_STREAM, 0));
+  CHECK(lunar_kube_retry_retryable(0, 429));
+  CHECK(lunar_kube_retry_retryable(0, 500));
+  CHECK(lunar_kube_retry_retryable(0, 503));
+  CHECK(lunar_kube_retry_retryable(0, 504));
+  /* final: wrong input, wrong credentials, untrusted certificates, DNS */
+  CHECK(!lunar_kube_retry_retryable(0, 200));
+  CHECK(!lunar_kube_retry_retryable(0, 400));
+  CHECK(!lunar_kube_retry_retryable(0, 401));
+  CHECK(!lunar_kube_retry_retryable(0, 403));
+  CHECK(!lunar_kube_retry_retryable(0, 404));
+  CHECK(!lunar_kube_retry_retryable(0, 409));
+  CHECK(!lunar_kube_retry_retryable(0, 501));
+  CHECK(!lunar_kube_retry_retryable(CURLE_PEER_FAILED_VERIFICATION, 0));
+  CHECK(!lunar_kube_retry_retryable(CURLE_COULDNT_RESOLVE_HOST, 0));
+}
+
+static void test_policy_defaults_like_gitlab_runner(void) {
+  lunar_kube_retry_policy p;
+  lunar_kube_retry_policy_init(&p, 0, 0);
+  CHECK_INT(p.limit, 5);
+  CHECK_INT(p.backoff_max_ms, 2000);
+  lunar_kube_retry_policy_init(&p, -3, 100);
+  CHECK_INT(p.limit, 5);
+  CHECK_INT(p.backoff_max_ms, 500);
+  lunar_kube_retry_policy_init(&p, 2, 10000);
+  CHECK_INT(p.limit, 2);
+  CHECK_INT(p.backoff_max_ms, 10000);
+}
+
+static void test_backoff_doubles_with_jitter_up_to_the_max(void) {
+  lunar_kube_retry_policy p;
+  lunar_kube_retry_policy_init(&p, 5, 2000);
+  /* attempt n waits between half and all of min(500 * 2^(n-1), max) */
+  CHECK_INT(lunar_kube_retry_delay(&p, 1, -1, 0), 250);
+  CHECK_INT(lunar_kube_retry_delay(&p, 1, -1, 250), 500);
+  CHECK_INT(lunar_kube_retry_delay(&p, 2, -1, 0), 500);
+  CHECK_INT(lunar_kube_retry_delay(&p, 2, -1, 500), 1000);
+  CHECK_INT(lunar_kube_retry_delay(&p, 3, -1, 1000), 2000);
+  CHECK_INT(lunar_kube_retry_delay(&p, 9, -1, 0), 1000);
+  CHECK_INT(lunar_kube_retry_delay(&p, 9, -1, 1000), 2000);
+  for (unsigned r = 0; r < 5000; r += 7) {
+    long d = lunar_kube_retry_delay(&p, 4, -1, r);
+    CHECK(d >= 1000 && d <= 2000);
+  }
+}
+
+static void test_retry_after_is_honoured_and_capped(void) {
+  lunar_kube_retry_policy p;
+  lunar_kube_retry_policy_init(&p, 5, 2000);
+  CHECK_INT(lunar_kube_retry_delay(&p, 1, 3000, 0), 3000);  /* longer than the backoff */
+  CHECK_INT(lunar_kube_retry_delay(&p, 1, 0, 0), 250);      /* "0": the backoff still applies */
+  CHECK_INT(lunar_kube_retry_delay(&p, 1, 3600000, 0), LUNAR_KUBE_RETRY_AFTER_MAX_MS);
+  CHECK_INT(lunar_kube_retry_after_ms("3", 0), 3000);
+  CHECK_INT(lunar_kube_retry_after_ms(" 1.5\r\n", 0), 1500);
+  CHECK_INT(lunar_kube_retry_after_ms("0", 0), 0);
+  CHECK_INT(lunar_kube_retry_after_ms("soon", 0), -1);
+  CHECK_INT(lunar_kube_retry_after_ms("", 0), -1);
+  CHECK_INT(lunar_kube_retry_after_ms(NULL, 0), -1);
+  CHECK_INT(lunar_kube_retry_after_ms("-1", 0), -1);
+  time_t at = curl_getdate("Wed, 21 Oct 2015 07:28:00 GMT", NULL);
+  CHECK_INT(lunar_kube_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", at - 4), 4000);
+  CHECK_INT(lunar_kube_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", at + 10), 0);
+}
+
+static void test_token_bucket(void) {
+  lunar_kube_bucket b;
+  lunar_kube_bucket_init(&b, 10, 3, 1000);
+  CHECK_INT(lunar_kube_bucket_take(&b, 1000), 0);
+  CHECK_INT(lunar_kube_bucket_take(&b, 1000), 0);
+  CHECK_INT(lunar_kube_bucket_take(&b, 1000), 0);
+  CHECK_INT(lunar_kube_bucket_take(&b, 1000), 100); /* burst spent: one token per 100 ms */
+  CHECK_INT(lunar_kube_bucket_take(&b, 1050), 50);
+  CHECK_INT(lunar_kube_bucket_take(&b, 1100), 0);
+  CHECK_INT(lunar_kube_bucket_take(&b, 1100), 100);
+  CHECK_INT(lunar_kube_bucket_take(&b, 99999), 0); /* refills up to burst, not beyond */
+  CHECK_INT(lunar_kube_bucket_take(&b, 99999), 0);
+  CHECK_INT(lunar_kube_bucket_take(&b, 99999), 0);
+  CHECK(lunar_kube_bucket_take(&b, 99999) > 0);
+  lunar_kube_bucket_init(&b, -1, 0, 0); /* no limit */
+  for (int i = 0; i < 100; i++) CHECK_INT(lunar_kube_bucket_take(&b, 0), 0);
+}
+
+static void test_log_timestamps(void) {
+  long long s;
+  long ns;
+  const char *t = "2024-05-01T10:00:00.123456789Z";
+  CHECK_INT(lunar_kube_parse_time(t, strlen(t), &s, &ns), 0);
+  CHECK_INT(s, 1714557600);
+  CHECK_INT(ns, 123456789);
+  t = "2024-05-01T10:00:00.5Z"; /* RFC3339Nano drops trailing zeros */
+  CHECK_INT(lunar_kube_parse_time(t, strlen(t), &s, &ns), 0);
+  CHECK_INT(ns, 500000000);
+  t = "2024-05-01T12:00:00+02:00";
+  CHECK_INT(lunar_kube_parse_time(t, strlen(t), &s, &ns), 0);
+  CHECK_INT(s, 1714557600);
+  CHECK_INT(ns, 0);
+  t = "hello world, not a time";
+  CHECK_INT(lunar_kube_parse_time(t, strlen(t), &s, &ns), -1);
+  t = "2024-05-01T10:00:00";
+  CHECK_INT(lunar_kube_parse_time(t, strlen(t), &s, &ns), -1);
+}
+
+int main(void) {
+  RUN(test_what_is_retried);
+  RUN(test_policy_defaults_like_gitlab_runner);
+  RUN(test_backoff_doubles_with_jitter_up_to_the_max);
+  RUN(test_retry_after_is_honoured_and_capped);
+  RUN(test_token_bucket);
+  RUN(test_log_timestamps);
+  return check_summary();
+}
