@@ -131,20 +131,6 @@ static int metadata(pod_ctx *c, int pod, const char *unique, const char *name) {
   return LUNAR_OK;
 }
 
-/* runner-<short token>-project-<id>-concurrent-<n>, made RFC 1123, cut to 54. */
-static void unique_name(pod_ctx *c, char *out, size_t size) {
-  int runner = pod_table(c, c->in, "runner");
-  int info = pod_table(c, c->job, "job_info");
-  lua_Integer project = 0, slot = 0;
-  pod_int(c, info, "project_id", &project);
-  pod_int(c, c->in, "project_runner_id", &slot);
-  char raw[256];
-  snprintf(raw, sizeof raw, "runner-%s-project-%lld-concurrent-%lld", pod_str(c, runner, "short_token"),
-           (long long)project, (long long)slot);
-  lunar_names_rfc1123(raw, out, size - 1 < 54 ? size - 1 : 54);
-  lua_pop(c->L, (runner ? 1 : 0) + (info ? 1 : 0));
-}
-
 static void pod_fields(pod_ctx *c, int spec) {
   lua_State *L = c->L;
   int top = lua_gettop(L);
@@ -225,10 +211,11 @@ int lunar_pod_build(lua_State *L, int input, lunar_error *err) {
   pod_set_str(c, pod, "apiVersion", "v1");
   pod_set_str(c, pod, "kind", "Pod");
   int spec = pod_new_obj(c);
-  char unique[64], name[80];
-  unique_name(c, unique, sizeof unique);
-  const char *suffix = pod_str(c, c->in, "name_suffix");
-  snprintf(name, sizeof name, "%s-%.8s", unique, *suffix ? suffix : "00000000");
+  const char *name = pod_str(c, c->in, "name"), *unique = pod_str(c, c->in, "unique_name");
+  if (!*name || !*unique) {
+    rc = lunar_error_set(err, LUNAR_EINVAL, "pod builder: the input needs name and unique_name");
+    goto fail;
+  }
   if ((rc = metadata(c, pod, unique, name))) goto fail;
   const char *build_image = pod_build_image(c);
   if (!build_image) goto fail;

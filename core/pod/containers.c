@@ -56,59 +56,76 @@ int pod_resources(pod_ctx *c, int settings, const char *prefix) {
   return out;
 }
 
-/* The environment a container may see: the job's public and runner variables
- * (never masked or other secret ones); the last definition wins at the
- * position of the first; `$` is doubled so that Kubernetes' $(VAR) expansion
- * leaves values alone. `index` maps names to positions in `env`. */
-static void add_env(pod_ctx *c, int env, int index, const char *key, const char *value) {
+/* Environments. input.env is the build container's: the job's public and
+ * runner variables, never masked or other secret ones, each name once, `$`
+ * already doubled (lua/lunar/stages.lua). A service sees that plus its own
+ * variables, given as { key, value } (expanded; `$` is doubled here so that
+ * Kubernetes' $(VAR) expansion leaves it alone) or { key, secret_key } when
+ * the value used a secret variable: then it is read from the job Secret. */
+
+/* Pushes a copy of input.env and an index name -> position (two values);
+ * returns the env's index. */
+static int base_env(pod_ctx *c) {
   lua_State *L = c->L;
-  if (strchr(value, '$')) {
+  int env = pod_new_list(c);
+  int index = pod_new_sized(c, 64);
+  int src = pod_table(c, c->in, "env");
+  lua_Integer n = src ? (lua_Integer)lua_rawlen(L, src) : 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, src, i);
+    int e = lua_gettop(L);
+    int copy = pod_new_sized(c, 2);
+    lua_getfield(L, e, "name");
+    lua_pushvalue(L, -1);
+    lua_pushinteger(L, i);
+    lua_rawset(L, index); /* index[name] = i */
+    pod_set(c, copy, "name");
+    lua_getfield(L, e, "value");
+    pod_set(c, copy, "value");
+    lua_rawseti(L, env, i);
+    lua_pop(L, 1);
+  }
+  if (src) lua_pop(L, 1);
+  return env;
+}
+
+/* Adds or replaces (at its first position) the variable at v. */
+static void add_env(pod_ctx *c, int env, int index, int v) {
+  lua_State *L = c->L;
+  const char *key = pod_str(c, v, "key");
+  const char *secret_key = pod_str(c, v, "secret_key");
+  int e = pod_new_sized(c, 2);
+  pod_set_str(c, e, "name", key);
+  if (*secret_key) {
+    int from = pod_new_obj(c), ref = pod_new_sized(c, 2);
+    int plan = pod_table(c, c->in, "plan");
+    pod_set_str(c, ref, "name", pod_str(c, plan, "secret"));
+    if (plan) lua_pop(L, 1);
+    pod_set_str(c, ref, "key", secret_key);
+    pod_set(c, from, "secretKeyRef");
+    pod_set(c, e, "valueFrom");
+  } else {
+    const char *value = pod_str(c, v, "value");
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (const char *p = value; *p; p++) {
       luaL_addchar(&b, *p);
       if (*p == '$') luaL_addchar(&b, '$');
     }
-    luaL_pushresult(&b); /* stack: value */
-  } else {
-    lua_pushstring(L, value);
+    luaL_pushresult(&b);
+    pod_set(c, e, "value");
   }
   if (lua_getfield(L, index, key) == LUA_TNUMBER) {
-    lua_rawgeti(L, env, lua_tointeger(L, -1));
-    lua_pushvalue(L, -3);
-    lua_setfield(L, -2, "value");
-    lua_pop(L, 3);
+    lua_Integer pos = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_rawseti(L, env, pos);
     return;
   }
   lua_pop(L, 1);
-  int e = pod_new_sized(c, 2);
-  pod_set_str(c, e, "name", key);
-  lua_pushvalue(L, e - 1);
-  pod_set(c, e, "value");
   lua_Integer pos = (lua_Integer)lua_rawlen(L, env) + 1;
   lua_rawseti(L, env, pos);
   lua_pushinteger(L, pos);
   lua_setfield(L, index, key);
-  lua_pop(L, 1);
-}
-
-/* Pushes env and its index (two values) with the job's variables. */
-static int job_env(pod_ctx *c) {
-  lua_State *L = c->L;
-  int env = pod_new_list(c);
-  int index = pod_new_sized(c, 64);
-  int vars = pod_table(c, c->in, "variables");
-  lua_Integer n = vars ? (lua_Integer)lua_rawlen(L, vars) : 0;
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, vars, i);
-    int v = lua_gettop(L), pub = 0, internal = 0;
-    pod_bool(c, v, "public", &pub);
-    pod_bool(c, v, "internal", &internal);
-    if (pub || internal) add_env(c, env, index, pod_str(c, v, "key"), pod_str(c, v, "value"));
-    lua_pop(L, 1);
-  }
-  if (vars) lua_pop(L, 1);
-  return env;
 }
 
 /* Pushes the container ports of the image object's `ports`, or nothing (0). */
@@ -301,16 +318,14 @@ static int service_containers(pod_ctx *c, int list, int mounts) {
     if (string_list(c, svc, "entrypoint")) pod_set(c, ct, "command");
     if (string_list(c, svc, "command")) pod_set(c, ct, "args");
     if (ports(c, svc)) pod_set(c, ct, "ports");
-    /* the job's public variables, then the service's own, expanded */
-    int env = job_env(c), index = env + 1;
+    /* the job's public variables, then the service's own */
+    int env = base_env(c), index = env + 1;
     int svars = pod_table(c, svc, "variables");
     lua_Integer m = svars ? (lua_Integer)lua_rawlen(L, svars) : 0;
     for (lua_Integer j = 1; j <= m; j++) {
       lua_rawgeti(L, svars, j);
-      int v = lua_gettop(L);
-      const char *value = pod_expand(c, pod_str(c, v, "value"));
-      if (value) add_env(c, env, index, pod_str(c, v, "key"), value);
-      lua_settop(L, v - 1);
+      add_env(c, env, index, lua_gettop(L));
+      lua_pop(L, 1);
     }
     lua_pushvalue(L, env);
     pod_set(c, ct, "env");
@@ -337,13 +352,21 @@ static int service_containers(pod_ctx *c, int list, int mounts) {
 
 /* Init containers of the plan: each runs one pre-build stage on the helper
  * (or build) image, with that image's resources and mounts. */
-static int init_containers(pod_ctx *c, int spec, int mounts, const char *build_image, const char *helper_image) {
+static int init_containers(pod_ctx *c, int spec, int mounts, const char *build_image, const char *helper_image,
+                           int sidecars) {
   lua_State *L = c->L;
   int top = lua_gettop(L);
   int plan = pod_table(c, c->in, "plan");
   int entries = pod_table(c, plan, "containers");
   int image_obj = pod_table(c, c->job, "image");
   int inits = pod_new_list(c);
+  /* native sidecars first: the services start while the sources are fetched */
+  lua_Integer ns = sidecars ? (lua_Integer)lua_rawlen(L, sidecars) : 0;
+  for (lua_Integer i = 1; i <= ns; i++) {
+    lua_rawgeti(L, sidecars, i);
+    pod_set_str(c, lua_gettop(L), "restartPolicy", "Always");
+    pod_append(c, inits);
+  }
   lua_Integer n = entries ? (lua_Integer)lua_rawlen(L, entries) : 0;
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, entries, i);
@@ -385,7 +408,7 @@ int pod_containers(pod_ctx *c, int spec, int mounts, const char *build_image, co
                         "build_container_security_context");
   if (!build) goto fail;
   set_command(c, build, "build", image_obj);
-  job_env(c); /* pushes env and its index */
+  base_env(c); /* pushes env and its index */
   lua_pop(L, 1);
   pod_set(c, build, "env");
   if (ports(c, image_obj)) pod_set(c, build, "ports");
@@ -398,8 +421,10 @@ int pod_containers(pod_ctx *c, int spec, int mounts, const char *build_image, co
   set_command(c, helper, "helper", 0);
   pod_append(c, list);
 
-  if (service_containers(c, list, mounts)) goto fail;
-  if (init_containers(c, spec, mounts, build_image, helper_image)) goto fail;
+  /* services: native sidecars (Kubernetes 1.29+) or plain containers */
+  int sidecars = !strcmp(pod_kstr(c, "sidecars"), "native") ? pod_new_list(c) : 0;
+  if (service_containers(c, sidecars ? sidecars : list, mounts)) goto fail;
+  if (init_containers(c, spec, mounts, build_image, helper_image, sidecars)) goto fail;
   lua_pushvalue(L, list);
   pod_set(c, spec, "containers");
   lua_settop(L, top);

@@ -11,16 +11,22 @@
  *                 root_namespace_id}, git_info.{sha, before_sha, ref}
  *   services      the services to run, in order: { name, alias, entrypoint,
  *                 command, variables, pull_policy, executor_opts } (runner services,
- *                 then the job's; or what the `services` policy returned)
+ *                 then the job's; or what the `services` policy returned);
+ *                 variables are { key, value } (expanded) or { key, secret_key }
  *   service_resources  { "<index>": { service_cpu_limit = ..., ... } } per-service overwrites
  *   variables     the job's final variable list (lua/lunar/variables.lua)
  *   layout        { builds_dir, project_dir, tmp_dir, scripts_dir, logs_dir, cache_dir }
  *   pull_policy_by_image  { "<image>": [policies] } from a pull_policy policy (optional)
- *   name_suffix   8 characters [a-z0-9] ending the Pod name
+ *   name          the Pod's name
+ *   unique_name   its prefix before the suffix (the `pod` label)
+ *   env           the build container's environment: { name, value } with
+ *                 `$` doubled (lua/lunar/stages.lua)
  *   concurrent_id, project_runner_id  integers (optional, 0)
  *   server_version  "1.30" (optional; host aliases need 1.7 or later)
- *   plan          the stage plan of the job (optional; see lua/lunar/stages):
- *                 init containers and the build and helper commands
+ *   plan          the stage plan of the job (see lua/lunar/stages): { containers
+ *                 (init containers, build and helper commands), secret (the job
+ *                 Secret's name), pull_secret (when it holds registry
+ *                 credentials), cache (the job has a cache: share cache_dir) }
  *
  * Errors are LUNAR_EINVAL with a message naming the setting, variable or
  * image at fault, e.g. `disallowed image: "evil:latest" is not on

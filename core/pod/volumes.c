@@ -129,7 +129,9 @@ static void mount(pod_ctx *c, const char *name, const char *path, int ro) {
 
 /* Adds one user volume (unless one of that name exists: PVCs of the same
  * name are one volume) and its mount. */
-static int user_volume(pod_ctx *c, int v, int kind, int volumes, int mounts, int *covers_builds) {
+enum { COVERS_BUILDS = 1, COVERS_CACHE = 2 };
+
+static int user_volume(pod_ctx *c, int v, int kind, int volumes, int mounts, int *covered) {
   lua_State *L = c->L;
   int top = lua_gettop(L);
   const char *name = kinds[kind].expand_name ? pod_expand(c, pod_str(c, v, "name")) : pod_str(c, v, "name");
@@ -153,7 +155,8 @@ static int user_volume(pod_ctx *c, int v, int kind, int volumes, int mounts, int
   pod_set_str(c, m, "subPath", sub_path);
   pod_set_str(c, m, "mountPropagation", pod_str(c, v, "mount_propagation"));
   pod_append(c, mounts);
-  if (!strcmp(mount_path, pod_str(c, c->layout, "builds_dir"))) *covers_builds = 1;
+  if (!strcmp(mount_path, pod_str(c, c->layout, "builds_dir"))) *covered |= COVERS_BUILDS;
+  if (!strcmp(mount_path, pod_str(c, c->layout, "cache_dir"))) *covered |= COVERS_CACHE;
   lua_settop(L, top);
   return LUNAR_OK;
 }
@@ -163,13 +166,13 @@ int pod_volumes(pod_ctx *c, int spec) {
   int top = lua_gettop(L);
   int conf = pod_table(c, c->k, "volumes");
   int volumes = pod_new_list(c), user_mounts = pod_new_list(c);
-  int covers_builds = 0;
+  int covered = 0;
   for (int k = 0; conf && k < (int)(sizeof kinds / sizeof *kinds); k++) {
     int list = pod_table(c, conf, kinds[k].key);
     lua_Integer n = list ? (lua_Integer)lua_rawlen(L, list) : 0;
     for (lua_Integer i = 1; i <= n; i++) {
       lua_rawgeti(L, list, i);
-      int rc = user_volume(c, lua_gettop(L), k, volumes, user_mounts, &covers_builds);
+      int rc = user_volume(c, lua_gettop(L), k, volumes, user_mounts, &covered);
       lua_pop(L, 1);
       if (rc) {
         lua_settop(L, top);
@@ -191,9 +194,14 @@ int pod_volumes(pod_ctx *c, int spec) {
     pod_set(c, vol, "emptyDir");
   }
   pod_append(c, volumes);
-  static const char *own[] = {"logs", "repo"};
-  for (int i = 0; i < 2; i++) {
-    if (i == 1 && covers_builds) continue;
+  /* the builds dir unless a user volume is there; the cache dir when the job
+   * has a cache, so that restore-cache and helper share it */
+  int cache = 0;
+  pod_bool(c, plan, "cache", &cache);
+  int want[] = {1, !(covered & COVERS_BUILDS), cache && !(covered & COVERS_CACHE)};
+  static const char *own[] = {"logs", "repo", "cache"};
+  for (int i = 0; i < 3; i++) {
+    if (!want[i]) continue;
     vol = pod_new_obj(c);
     pod_set_str(c, vol, "name", own[i]);
     pod_new_obj(c);
@@ -213,8 +221,12 @@ int pod_volumes(pod_ctx *c, int spec) {
     lua_rawgeti(L, user_mounts, i);
     pod_append(c, mounts);
   }
-  if (!covers_builds) {
+  if (want[1]) {
     mount(c, "repo", pod_str(c, c->layout, "builds_dir"), 0);
+    pod_append(c, mounts);
+  }
+  if (want[2]) {
+    mount(c, "cache", pod_str(c, c->layout, "cache_dir"), 0);
     pod_append(c, mounts);
   }
   lua_replace(L, top + 1);

@@ -1,6 +1,7 @@
 #include "util/luautil.h"
 
 #include <lauxlib.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 
 #include "util/expand.h"
@@ -126,6 +127,18 @@ static int l_expand(lua_State *L) {
   return 1;
 }
 
+/* base64(s) -> the standard base64 encoding of s (Secret data, docker auth) */
+static int l_base64(lua_State *L) {
+  size_t n;
+  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+  if (n > (size_t)INT32_MAX / 2) return luaL_argerror(L, 1, "too long");
+  luaL_Buffer b;
+  unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, 4 * ((n + 2) / 3) + 1);
+  int len = EVP_EncodeBlock(out, s, (int)n);
+  luaL_pushresultsize(&b, (size_t)len);
+  return 1;
+}
+
 int lunar_util_open(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"quantity_valid", l_quantity_valid}, {"quantity_cmp", l_quantity_cmp},
@@ -133,7 +146,8 @@ int lunar_util_open(lua_State *L) {
       {"regex_match", l_regex_match},       {"label_value", l_label_value},
       {"rfc1123", l_rfc1123},               {"dns_label_problem", l_dns_label_problem},
       {"dns_subdomain_problem", l_dns_subdomain_problem},
-      {"expand", l_expand},                 {NULL, NULL}};
+      {"expand", l_expand},                 {"base64", l_base64},
+      {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

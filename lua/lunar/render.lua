@@ -17,6 +17,9 @@ local resolve = require "lunar.resolve"
 local readonly = require "lunar.readonly"
 local variables = require "lunar.variables"
 local overwrites = require "lunar.overwrites"
+local stages = require "lunar.stages"
+local registry = require "lunar.registry"
+local config = require "lunar.config"
 
 local M = {}
 
@@ -141,9 +144,90 @@ local function builder_job(payload)
   }
 end
 
--- render_objects(runner, payload [, opts]) -> { pod, warnings, log, ... } or
--- raises { message }. opts: payload_name, concurrent_id, project_runner_id,
--- server_version, attempt.
+-- The Pod's (and the job Secret's) name: runner-<short token>-project-<id>-
+-- concurrent-<n>, made an RFC 1123 label and cut to 54 characters, then the
+-- suffix. Returns name, unique name (the `pod` label).
+local function pod_name(short, payload, opts)
+  local unique = lunar.util.rfc1123(string.format("runner-%s-project-%d-concurrent-%d", short,
+    payload.job_info.project_id, opts.project_runner_id or 0), 54)
+  return unique .. "-" .. name_suffix(payload.id, opts.attempt), unique
+end
+
+-- The runner's settings as the stage scripts see them: with the `stages`
+-- overrides, which resolve leaves out.
+local function stage_settings(settings, overrides)
+  if overrides == nil then return settings end
+  local t = {}
+  for k, v in pairs(settings) do t[k] = v end
+  t.stages = overrides
+  return t
+end
+
+-- Services' own variables, expanded against the job's. A value that used a
+-- variable which is not public (or is masked) goes into the job Secret and
+-- the service reads it from there: secret values never appear in the Pod spec.
+local function service_variables(services, records, files)
+  local values, secret = {}, {}
+  for _, rec in ipairs(records) do
+    values[rec.key] = rec.value
+    secret[rec.key] = (rec.masked or not (rec.public or rec.internal)) or nil
+  end
+  local out = {}
+  for i, svc in ipairs(services) do
+    local copy = {}
+    for k, v in pairs(svc) do copy[k] = v end
+    local list = {}
+    for _, v in ipairs(svc.variables or {}) do
+      local used_secret = false
+      local lookup = setmetatable({}, { __index = function(_, name)
+        if secret[name] then used_secret = true end
+        return values[name]
+      end })
+      local value = lunar.util.expand(v.value or "", lookup)
+      if used_secret or v.masked or v.public == false then
+        local key = string.format("service-%d.%s", i, v.key)
+        files[key] = value
+        list[#list + 1] = { key = v.key, secret_key = key }
+      else
+        list[#list + 1] = { key = v.key, value = value }
+      end
+    end
+    copy.variables = lunar.json.array(list)
+    out[i] = copy
+  end
+  return lunar.json.array(out)
+end
+
+local function has_stage(plan, prefix)
+  for _, c in ipairs(plan.containers) do
+    for _, st in ipairs(c.stages or {}) do
+      if st:sub(1, #prefix) == prefix then return true end
+    end
+  end
+  return false
+end
+
+-- The job Secret: every stage script, the variables (secret ones live only
+-- here), file variables and registry credentials. Created before the Pod,
+-- then owned by it.
+local function job_secret(pod, files, dockercfg)
+  local data = {}
+  for key, content in pairs(files) do data[key] = lunar.util.base64(content) end
+  if dockercfg then data[".dockerconfigjson"] = lunar.util.base64(dockercfg) end
+  local labels = {}
+  for k, v in pairs(pod.metadata.labels) do labels[k] = v end
+  return {
+    apiVersion = "v1",
+    kind = "Secret",
+    metadata = { name = pod.metadata.name, namespace = pod.metadata.namespace, labels = labels },
+    type = dockercfg and "kubernetes.io/dockerconfigjson" or "Opaque",
+    data = data,
+  }
+end
+
+-- render_objects(runner, payload [, opts]) -> { pod, secret, objects,
+-- warnings, log, ... } or raises { message }. opts: payload_name,
+-- concurrent_id, project_runner_id, server_version, attempt.
 function M.render_objects(runner, payload, opts)
   opts = opts or {}
   local msg = jobs.validate(payload, opts.payload_name)
@@ -151,32 +235,53 @@ function M.render_objects(runner, payload, opts)
   local jobv = jobs.view(payload)
   local r = resolve.resolve(runner, payload, jobv)
   local settings = r.settings
-  local layout = variables.layout(payload, settings)
   local short = variables.short_token(runner_token(runner, settings))
-  local vars = variables.list(payload, settings, layout, {
-    short_token = short, concurrent_id = opts.concurrent_id, concurrent_project_id = opts.project_runner_id,
-  })
+  local plan = stages.plan(payload, {
+    short_token = short, concurrent_id = opts.concurrent_id or 0,
+    concurrent_project_id = opts.project_runner_id or 0, runner_name = settings.name,
+  }, stage_settings(settings, config.lookup(runner).config.stages))
+  local vars = plan.records
   local k, per_service, log = overwrites.apply(settings.kubernetes, vars, { id = payload.id, services = r.services })
   local service_resources = {}
   for i, res in pairs(per_service) do service_resources[tostring(i)] = res end
+  local files = {}
+  for key, content in pairs(plan.files) do files[key] = content end
+  local services = service_variables(r.services, vars, files)
+  local dockercfg, registry_warnings = registry.dockerconfigjson(payload, variables.lookup(vars))
+  local name, unique = pod_name(short, payload, opts)
   local pod, warnings = lunar.pod.build {
     runner = { name = settings.name or "", short_token = short },
+    name = name,
+    unique_name = unique,
     kubernetes = k,
     job = builder_job(payload),
-    services = lunar.json.array(r.services),
+    services = services,
     service_resources = service_resources,
     variables = vars,
-    layout = layout,
+    env = plan.env,
+    layout = plan.layout,
     pull_policy_by_image = r.pull_policy_by_image,
-    name_suffix = name_suffix(payload.id, opts.attempt),
+    plan = {
+      containers = plan.containers, secret = name, pull_secret = dockercfg and name or nil,
+      cache = has_stage(plan, "restore_cache") or has_stage(plan, "archive_cache"),
+    },
     concurrent_id = opts.concurrent_id or 0,
     project_runner_id = opts.project_runner_id or 0,
     server_version = opts.server_version,
   }
   if not pod then fail("%s", warnings) end
+  for _, w in ipairs(plan.warnings) do warnings[#warnings + 1] = w end
+  for _, w in ipairs(registry_warnings) do warnings[#warnings + 1] = w end
+  if type(k.node_selector) == "table" and k.node_selector["kubernetes.io/os"] == "windows" then
+    warnings[#warnings + 1] = "the node selector picks Windows nodes, but lunar's stage scripts are POSIX shell: the job's containers cannot run them there"
+  end
   pod = apply_pod_spec(pod, r.pod_spec, jobv)
   check_pod(pod)
-  return { pod = pod, warnings = warnings, log = log, settings = settings, kubernetes = k, variables = vars, layout = layout }
+  local secret = job_secret(pod, files, dockercfg)
+  return {
+    pod = pod, secret = secret, objects = { secret, pod }, warnings = warnings, log = log,
+    settings = settings, kubernetes = k, variables = vars, layout = plan.layout, plan = plan,
+  }
 end
 
 -- lunar.render(runner, payload [, opts]) -> pod, warnings | nil, message

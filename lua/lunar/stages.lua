@@ -20,6 +20,8 @@
 --                    containers, then build, then helper
 --   plan.env         { { name, value } }: the build container's environment
 --                    (public variables only; `$` already doubled for Kubernetes)
+--   plan.records     the job's variables (lunar.variables.list), without the
+--                    keys that cannot be shell variables
 --   plan.layout      the layout with every default filled in
 --   plan.warnings    { message }: what the job asked for that lunar left out
 --
@@ -368,6 +370,7 @@ function M.plan(payload, given, settings)
     files = files,
     containers = containers(ctx, present),
     env = pod_env(ctx.records),
+    records = ctx.records,
     layout = ctx.layout,
     warnings = warnings,
   }

@@ -281,7 +281,8 @@ describe("the Pod", function()
       assert.is_false(s.automountServiceAccountToken)
       assert.equal(5, s.terminationGracePeriodSeconds)
       assert.equal(3601, s.activeDeadlineSeconds)
-      assert.same({ { name = "regcred" } }, s.imagePullSecrets)
+      -- the configured pull secrets, then the job Secret with the job's registry credentials
+      assert.same({ { name = "regcred" }, { name = pod.metadata.name } }, s.imagePullSecrets)
       assert.matches(":arm64%-v", H.container(pod, "helper").image)
     end)
 
