@@ -135,7 +135,8 @@ local pod_spec_entry = T.record({
 
 local kubernetes = {
   -- connection and identity
-  host = S, context = S, cert_file = S, key_file = S, ca_file = S,
+  host = S, context = S, kubeconfig = S, cert_file = S, key_file = S, ca_file = S,
+  request_timeout = T.number, connect_timeout = T.number,
   bearer_token = S, bearer_token_file = S, bearer_token_overwrite_allowed = B,
   insecure_skip_tls_verify = B, qps = T.number, burst = I,
   namespace = S, namespace_overwrite_allowed = R, namespace_per_job = B,

@@ -195,7 +195,7 @@ describe("get_sources", function()
     assert.equal("https://gitlab.example.test/group/project.git", dir_git(plan, { "config", "remote.origin.url" }))
     local fetch = pod.git_calls(S.n, "fetch")[1]
     local header = "http.https://gitlab.example.test.extraHeader=Authorization: Basic "
-        .. require("lunar.stages.sources").base64("gitlab-ci-token:" .. fx.TOKEN)
+        .. require("lunar").util.base64("gitlab-ci-token:" .. fx.TOKEN)
     assert.truthy(table.concat(fetch.config, "\n"):find(header, 1, true))
     for name, content in pairs(plan.files) do
       if name ~= "credentials.sh" and name ~= "variables.sh" then

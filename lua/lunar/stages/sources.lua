@@ -15,6 +15,8 @@ local shell = require "lunar.shell"
 local vars = require "lunar.variables"
 local lib = require "lunar.stages.lib"
 
+local lunar = require "lunar"
+
 local M = {}
 
 local q, notice, err = shell.quote, shell.notice, shell.error
@@ -37,27 +39,11 @@ function M.parse_url(url)
   return { remote = scheme .. host .. path, host = scheme .. host, userinfo = userinfo, path = path }
 end
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-function M.base64(s)
-  return (s:gsub("..?.?", function(chunk)
-    local a, b, c = chunk:byte(1, 3)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local out = {}
-    for i = 1, 4 do
-      local k = (n >> (6 * (4 - i))) & 63
-      out[i] = B64:sub(k + 1, k + 1)
-    end
-    if not b then out[3], out[4] = "=", "=" elseif not c then out[4] = "=" end
-    return table.concat(out)
-  end))
-end
-
 -- The HTTP header that authenticates git against the GitLab host, or nil.
 function M.auth_header(url)
   local parsed = M.parse_url(url)
   if not parsed.userinfo or parsed.userinfo == "" then return nil end
-  return "Authorization: Basic " .. M.base64(parsed.userinfo)
+  return "Authorization: Basic " .. lunar.util.base64(parsed.userinfo)
 end
 
 -- The settings get_sources works from, read from the job's variables.
