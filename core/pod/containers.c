@@ -408,9 +408,8 @@ int pod_containers(pod_ctx *c, int spec, int mounts, const char *build_image, co
                         "build_container_security_context");
   if (!build) goto fail;
   set_command(c, build, "build", image_obj);
-  base_env(c); /* pushes env and its index */
-  lua_pop(L, 1);
-  pod_set(c, build, "env");
+  /* the build container takes input.env as it is; services get copies */
+  if (pod_table(c, c->in, "env")) pod_set(c, build, "env");
   if (ports(c, image_obj)) pod_set(c, build, "ports");
   pod_append(c, list);
 

@@ -13,7 +13,8 @@ local BARE = "^[%w_%-%./:,+@%%]+$"
 -- s -> one shell word with the exact bytes of s. NUL cannot be passed to a
 -- shell at all and is dropped.
 function M.quote(s)
-  s = tostring(s):gsub("%z", "")
+  s = tostring(s)
+  if s:find("\0", 1, true) then s = s:gsub("%z", "") end
   if s:match(BARE) then return s end
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end

@@ -70,7 +70,10 @@ end
 
 local function is_list(v)
   if type(v) ~= "table" then return false end
-  local n = 0
+  -- the common case: keys 1..n and nothing after them
+  local n = #v
+  if n > 0 and next(v, n) == nil then return true end
+  n = 0
   for k in pairs(v) do
     if math.type(k) ~= "integer" or k < 1 then return false end
     n = n + 1
