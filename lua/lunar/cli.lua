@@ -56,13 +56,7 @@ local function strip_traceback(msg)
   return (msg:gsub("\n?stack traceback:.*$", ""))
 end
 
-local function read_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read_file = require("lunar.files").read
 
 local function default_runner_path()
   local dir = os.getenv("LUNAR_LUA_DIR")

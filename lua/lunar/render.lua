@@ -25,13 +25,7 @@ local M = {}
 
 local function fail(fmt, ...) error({ message = string.format(fmt, ...) }, 0) end
 
-local function read_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read_file = require("lunar.files").read
 
 local function entry_label(entry, i)
   if type(entry) == "table" and type(entry.name) == "string" and entry.name ~= "" then

@@ -36,6 +36,7 @@ local readonly = require "lunar.readonly"
 local shell = require "lunar.shell"
 local vars = require "lunar.variables"
 local path = require "lunar.path"
+local read_file = require("lunar.files").read
 local lib = require "lunar.stages.lib"
 local sources = require "lunar.stages.sources"
 local cache = require "lunar.stages.cache"
@@ -104,10 +105,8 @@ local function tls_ca(layout, settings)
   if layout.tls_ca then return layout.tls_ca end
   local file = settings.tls_ca_file
   if type(file) ~= "string" or file == "" then return nil end
-  local f, err = io.open(file, "rb")
-  if not f then fail("tls_ca_file: cannot read the CA for GitLab: %s", err) end
-  local text = f:read("a")
-  f:close()
+  local text, err = read_file(file)
+  if not text then fail("tls_ca_file: cannot read the CA for GitLab: %s", err) end
   return text
 end
 
