@@ -81,6 +81,13 @@ function H.container(pod, name)
   end
 end
 
+-- The `name` fields of a list (containers, volumes, mounts).
+function H.names(list)
+  local out = {}
+  for _, x in ipairs(list or {}) do out[#out + 1] = x.name end
+  return out
+end
+
 function H.env(container, name)
   for _, e in ipairs(container.env or {}) do
     if e.name == name then return e.value end

@@ -18,11 +18,7 @@ local function decode(secret, key)
   return out
 end
 
-local function names(list)
-  local out = {}
-  for _, x in ipairs(list or {}) do out[#out + 1] = x.name end
-  return out
-end
+local names = H.names
 
 describe("the job's objects", function()
   it("are a Secret holding every stage script, then the Pod that mounts it", function()

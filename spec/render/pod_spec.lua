@@ -9,11 +9,7 @@ local function render(k, job, top)
   return pod, warnings
 end
 
-local function names(list)
-  local out = {}
-  for _, x in ipairs(list or {}) do out[#out + 1] = x.name end
-  return out
-end
+local names = H.names
 
 describe("the Pod", function()
   it("has build first, helper second, services sorted by name", function()
