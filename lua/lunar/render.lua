@@ -205,9 +205,10 @@ end
 -- here), file variables and registry credentials. Created before the Pod,
 -- then owned by it.
 local function job_secret(pod, files, dockercfg)
+  -- stringData: every entry is text, and the API server does the base64
   local data = {}
-  for key, content in pairs(files) do data[key] = lunar.util.base64(content) end
-  if dockercfg then data[".dockerconfigjson"] = lunar.util.base64(dockercfg) end
+  for key, content in pairs(files) do data[key] = content end
+  if dockercfg then data[".dockerconfigjson"] = dockercfg end
   local labels = {}
   for k, v in pairs(pod.metadata.labels) do labels[k] = v end
   return {
@@ -215,7 +216,7 @@ local function job_secret(pod, files, dockercfg)
     kind = "Secret",
     metadata = { name = pod.metadata.name, namespace = pod.metadata.namespace, labels = labels },
     type = dockercfg and "kubernetes.io/dockerconfigjson" or "Opaque",
-    data = data,
+    stringData = data,
   }
 end
 
@@ -233,7 +234,7 @@ function M.render_objects(runner, payload, opts)
   local plan = stages.plan(payload, {
     short_token = short, concurrent_id = opts.concurrent_id or 0,
     concurrent_project_id = opts.project_runner_id or 0, runner_name = settings.name,
-  }, stage_settings(settings, config.lookup(runner).config.stages))
+  }, stage_settings(settings, config.lookup(runner).config.stages), { validated = true, job = jobv })
   local vars = plan.records
   local k, per_service, log = overwrites.apply(settings.kubernetes, vars, { id = payload.id, services = r.services })
   local service_resources = {}

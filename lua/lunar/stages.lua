@@ -1,6 +1,6 @@
 -- lunar.stages: the pod-native execution plan of a job.
 --
---   local plan = require("lunar.stages").plan(payload, layout, settings)
+--   local plan = require("lunar.stages").plan(payload, layout, settings [, opts])
 --
 -- payload   the decoded job JSON (POST /api/v4/jobs/request)
 -- layout    paths and runner facts; every field is optional (M.layout fills
@@ -11,6 +11,8 @@
 -- settings  the runner's top-level settings (name, url, builds_dir,
 --           cache_dir, environment, shell, tls_ca_file, pre_/post_*_script,
 --           and `stages`, the overrides)
+-- opts      { validated = true } when the caller has checked the payload with
+--           lunar.job.validate, { job = view } to reuse its lunar.job.view
 --
 -- Returns, or raises { message = ... } for a job lunar cannot run:
 --   plan.files       { [secret key] = content }: every file of the job Secret,
@@ -86,9 +88,11 @@ function M.layout(payload, given, settings)
   return l
 end
 
-local function check_payload(payload)
-  local msg = jobs.validate(payload)
-  if msg then fail("%s", msg) end
+local function check_payload(payload, validated)
+  if not validated then
+    local msg = jobs.validate(payload)
+    if msg then fail("%s", msg) end
+  end
   local git = payload.git_info
   if not git.sha:match("^%x+$") then fail('job payload: git_info.sha: "%s" is not a commit id', git.sha) end
   if type(git.repo_url) ~= "string" or git.repo_url:sub(1, 1) == "-" then
@@ -125,8 +129,8 @@ local function exportable(list)
   return records, skipped
 end
 
-local function context(payload, layout, settings)
-  local jobv = jobs.view(payload)
+local function context(payload, layout, settings, jobv)
+  jobv = jobv or jobs.view(payload)
   local ctx = {
     payload = payload, job = jobv, layout = layout, settings = settings,
     version = lunar.version, timeout = jobv.timeout,
@@ -168,7 +172,7 @@ local function clone_path(ctx, given)
   if dir == ctx.layout.project_dir then return ctx end
   ctx.layout.project_dir = dir
   if not (given and given.tmp_dir) then ctx.layout.tmp_dir = dir .. ".tmp" end
-  return context(ctx.payload, ctx.layout, ctx.settings)
+  return context(ctx.payload, ctx.layout, ctx.settings, ctx.job)
 end
 
 local function cleanup(ctx)
@@ -338,12 +342,12 @@ local function drivers_files(ctx, present, files)
   })
 end
 
-function M.plan(payload, given, settings)
-  settings = settings or {}
-  check_payload(payload)
+function M.plan(payload, given, settings, opts)
+  settings, opts = settings or {}, opts or {}
+  check_payload(payload, opts.validated)
   local overrides = overrides_of(settings)
   local layout = M.layout(payload, given, settings)
-  local ctx = clone_path(context(payload, layout, settings), given)
+  local ctx = clone_path(context(payload, layout, settings, opts.job), given)
   local layout_view = readonly.view(readonly.copy(ctx.layout), "lunar.layout")
   local files, present = {
     ["lunar.sh"] = lib.library(ctx.layout),

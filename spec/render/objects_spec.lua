@@ -8,15 +8,7 @@ local function objects(k, job, top)
   return render.render_objects(H.runner(k, top), job or H.job())
 end
 
-local function decode(secret, key)
-  local b64 = secret.data[key]
-  if not b64 then return nil end
-  -- decode with the shell's base64, independent of lunar's encoder
-  local path = H.write(H.tmpdir() .. "/b64", b64)
-  local status, out = H.run("base64 -d " .. H.q(path))
-  assert(status == 0)
-  return out
-end
+local function decode(secret, key) return secret.stringData[key] end
 
 local names = H.names
 
@@ -28,7 +20,7 @@ describe("the job's objects", function()
     assert.equal(r.pod.metadata.namespace, r.secret.metadata.namespace)
     assert.equal(r.pod.metadata.labels.pod, r.secret.metadata.labels.pod)
     for _, key in ipairs { "build", "helper", "get_sources", "step_script", "after_script", "variables.sh" } do
-      assert.truthy(r.secret.data[key], key)
+      assert.truthy(r.secret.stringData[key], key)
     end
     assert.matches("echo hello from lunar", decode(r.secret, "step_script"), 1, true)
     local scripts = r.pod.spec.volumes[1]
@@ -73,7 +65,7 @@ describe("the job's objects", function()
     job.credentials = {}
     local r = objects({}, job)
     assert.equal("Opaque", r.secret.type)
-    assert.is_nil(r.secret.data[".dockerconfigjson"])
+    assert.is_nil(r.secret.stringData[".dockerconfigjson"])
     assert.is_nil(r.pod.spec.imagePullSecrets)
   end)
 
