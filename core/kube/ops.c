@@ -128,8 +128,9 @@ static void on_existing(int rc, const lunar_kube_response *res, const lunar_erro
       r.attempts += x->first.attempts;
       x->done(LUNAR_OK, &r, NULL, x->ud);
     } else {
-      lunar_error_wrap(&x->conflict, "the existing object does not carry the labels sent, so it "
-                                     "is not the one this create made");
+      if (x->first.attempts > 1)
+        lunar_error_wrap(&x->conflict, "the existing object does not carry the labels sent, so it "
+                                       "is not the one this create made");
       x->done(LUNAR_EIO, &x->first, &x->conflict, x->ud);
     }
   } else {
@@ -141,9 +142,10 @@ static void on_existing(int rc, const lunar_kube_response *res, const lunar_erro
 static void on_created(int rc, const lunar_kube_response *res, const lunar_error *err, void *ud) {
   create_ctx *x = ud;
   const char *reason = json_string_value(json_object_get(res->body, "reason"));
-  if (rc != LUNAR_OK && res->status == 409 && res->attempts > 1 && reason &&
-      strcmp(reason, "AlreadyExists") == 0 && x->name) {
-    /* An earlier attempt may have created it and lost the response. */
+  if (rc != LUNAR_OK && res->status == 409 && reason && strcmp(reason, "AlreadyExists") == 0 && x->name) {
+    /* An earlier attempt may have created it and lost the response: ours or
+     * libcurl's (it resends a request once, unseen, when a reused keep-alive
+     * connection turns out to be closed). The labels tell. */
     x->first = *res;
     x->first.body = NULL;
     if (err) x->conflict = *err;

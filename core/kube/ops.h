@@ -1,7 +1,8 @@
 /* The Kubernetes API operations lunar's lifecycle needs, on top of
- * lunar_kube_submit: get, list (label and field selectors), create (a create
- * retried after a lost response that meets 409 AlreadyExists reads the object
- * and accepts it when it carries the labels sent), delete (grace period,
+ * lunar_kube_submit: get, list (label and field selectors), create (a 409
+ * AlreadyExists reads the object and accepts it when it carries the labels
+ * sent: a retry, lunar's or libcurl's own resend on a dead keep-alive
+ * connection, may meet what its lost first attempt created), delete (grace period,
  * propagation policy), merge patch, the server version and
  * SelfSubjectAccessReview. Watch and logs are in kube/watch.h and kube/logs.h.
  *

@@ -11,7 +11,7 @@ import threading
 
 from kd_status import bad_request
 
-REQUEST_ACTIONS = ("latency", "error", "disconnect", "drop_after_events", "drop_after_bytes",
+REQUEST_ACTIONS = ("latency", "error", "disconnect", "lose_response", "drop_after_events", "drop_after_bytes",
                    "drop_after_seconds", "expire")
 POD_ACTIONS = ("pull_fail", "schedule_delay")
 ACTIONS = REQUEST_ACTIONS + POD_ACTIONS

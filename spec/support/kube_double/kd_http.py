@@ -94,6 +94,12 @@ class Handler(BaseHTTPRequestHandler):
             self.entry["status"] = code
 
     def send_json(self, code, obj, headers=None):
+        if getattr(self, "lose_response", False):
+            # the request was carried out; its answer never reaches the client
+            self.lose_response = False
+            if self.entry is not None:
+                self.entry["status"] = code
+            raise StreamDropped()
         body = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -214,6 +220,7 @@ class Handler(BaseHTTPRequestHandler):
         self.q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query, keep_blank_values=True).items()}
         self.status = None
         self.entry = None
+        self.lose_response = False
         self.user = None
         self.body = b""
         control = self.upath.startswith("/_double/")
@@ -273,6 +280,10 @@ class Handler(BaseHTTPRequestHandler):
             self.entry["fault"] = "disconnect"
             self.entry["status"] = 0
             raise StreamDropped()
+        rule = f.take("lose_response", **ctx)
+        if rule:
+            self.entry["fault"] = "lose_response"
+            self.lose_response = True
         rule = f.take("error", **ctx)
         if rule:
             self.entry["fault"] = "error"

@@ -82,6 +82,15 @@ class FaultsTest(unittest.TestCase):
             kd.get("/version")
         self.assertEqual(kd.get("/version").status, 200)
 
+    def test_lost_response_after_the_request_was_carried_out(self):
+        kd = self.kd
+        kd.faults({"method": "POST", "path": "/configmaps$", "lose_response": True, "times": 1})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
+            kd.post(NS + "/configmaps", {"metadata": {"name": "lost"}})
+        self.assertEqual(kd.get(NS + "/configmaps/lost").status, 200)   # it was created
+        r = kd.post(NS + "/configmaps", {"metadata": {"name": "lost"}})
+        self.assertEqual((r.status, r.body["reason"]), (409, "AlreadyExists"))
+
     def test_watch_dropped_mid_stream(self):
         kd = self.kd
         kd.faults({"watch": True, "path": "/configmaps$", "drop_after_events": 2, "times": 1})
