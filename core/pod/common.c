@@ -180,6 +180,19 @@ static void copy(pod_ctx *c, int idx, int camel, int depth) {
 void pod_copy(pod_ctx *c, int idx) { copy(c, idx, 0, 0); }
 void pod_camelize(pod_ctx *c, int idx) { copy(c, idx, 1, 0); }
 
+int pod_server_at_least(pod_ctx *c, int minor, const char *otherwise) {
+  const char *v = pod_str(c, c->in, "server_version");
+  if (!*v) return 1;
+  int major = 0, got = 0;
+  if (sscanf(v, "%d.%d", &major, &got) != 2) {
+    pod_warn(c, "cannot read the Kubernetes version \"%s\"; %s", v, otherwise);
+    return 0;
+  }
+  if (major > 1 || (major == 1 && got >= minor)) return 1;
+  pod_warn(c, "Kubernetes %s is older than 1.%d: %s", v, minor, otherwise);
+  return 0;
+}
+
 void pod_warn(pod_ctx *c, const char *fmt, ...) {
   char buf[LUNAR_ERROR_MAX];
   va_list ap;

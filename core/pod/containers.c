@@ -421,7 +421,9 @@ int pod_containers(pod_ctx *c, int spec, int mounts, const char *build_image, co
   pod_append(c, list);
 
   /* services: native sidecars (Kubernetes 1.29+) or plain containers */
-  int sidecars = !strcmp(pod_kstr(c, "sidecars"), "native") ? pod_new_list(c) : 0;
+  int native = !strcmp(pod_kstr(c, "sidecars"), "native") &&
+               pod_server_at_least(c, 29, "native sidecars are not available, services run as plain containers");
+  int sidecars = native ? pod_new_list(c) : 0;
   if (service_containers(c, sidecars ? sidecars : list, mounts)) goto fail;
   if (init_containers(c, spec, mounts, build_image, helper_image, sidecars)) goto fail;
   lua_pushvalue(L, list);

@@ -66,6 +66,11 @@ void pod_copy(pod_ctx *c, int idx);
  * (keys of map fields such as match_labels are kept). */
 void pod_camelize(pod_ctx *c, int idx);
 
+/* 1 when the API server is Kubernetes 1.<minor> or later, or its version is
+ * unknown (input.server_version unset: assume a current cluster); else warns
+ * "... older than 1.<minor>: <otherwise>" and returns 0. */
+int pod_server_at_least(pod_ctx *c, int minor, const char *otherwise);
+
 /* Appends a warning. */
 void pod_warn(pod_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Pushes `s` with the job's variables expanded (GitLab rules); returns the

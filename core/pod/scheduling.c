@@ -108,23 +108,10 @@ static void image_hostnames(pod_ctx *c, const char *image, int names) {
   if (!lunar_names_dns_subdomain_problem(b)) add_unique(c, names, b);
 }
 
-/* Kubernetes before 1.7 has no hostAliases. A missing version means unknown:
- * assume a current cluster. */
-static int supports_host_aliases(pod_ctx *c) {
-  const char *v = pod_str(c, c->in, "server_version");
-  if (!*v) return 1;
-  int major = 0, minor = 0;
-  if (sscanf(v, "%d.%d", &major, &minor) != 2) {
-    pod_warn(c, "cannot read the Kubernetes version \"%s\"; services get no host aliases", v);
-    return 0;
-  }
-  return major > 1 || (major == 1 && minor >= 7);
-}
-
 int pod_host_aliases(pod_ctx *c, int spec) {
   lua_State *L = c->L;
   int top = lua_gettop(L);
-  if (!supports_host_aliases(c)) return LUNAR_OK;
+  if (!pod_server_at_least(c, 7, "services get no host aliases")) return LUNAR_OK; /* hostAliases: 1.7 */
   int list = pod_new_list(c), names = pod_new_list(c);
   int services = pod_table(c, c->in, "services");
   lua_Integer n = services ? (lua_Integer)lua_rawlen(L, services) : 0;

@@ -97,6 +97,17 @@ describe("the job's objects", function()
     assert.same({ "build", "helper" }, names(r.pod.spec.containers))
   end)
 
+  it("fall back to plain service containers on a cluster older than 1.29", function()
+    local r = render.render_objects(H.runner { sidecars = "native" }, H.job("postgres-service"), { server_version = "1.28" })
+    assert.same({ "get-sources" }, names(r.pod.spec.initContainers))
+    assert.truthy(H.container(r.pod, "db"))
+    local found
+    for _, w in ipairs(r.warnings) do
+      if w == "Kubernetes 1.28 is older than 1.29: native sidecars are not available, services run as plain containers" then found = true end
+    end
+    assert.truthy(found)
+  end)
+
   it("honour the job image's entrypoint: it runs with lunar's command as arguments", function()
     local job = H.job()
     job.image = { name = "alpine", entrypoint = { "/bin/tini", "--" } }
