@@ -9,18 +9,6 @@
 #include "util/names.h"
 #include "util/quantity.h"
 
-/* Runs the first shell the image has, reading commands from stdin: the
- * command of a container when no stage plan says otherwise. */
-static const char DETECT_SHELL[] =
-    "if [ -x /usr/local/bin/bash ]; then exec /usr/local/bin/bash; "
-    "elif [ -x /usr/bin/bash ]; then exec /usr/bin/bash; "
-    "elif [ -x /bin/bash ]; then exec /bin/bash; "
-    "elif [ -x /usr/local/bin/sh ]; then exec /usr/local/bin/sh; "
-    "elif [ -x /usr/bin/sh ]; then exec /usr/bin/sh; "
-    "elif [ -x /bin/sh ]; then exec /bin/sh; "
-    "elif [ -x /busybox/sh ]; then exec /busybox/sh; "
-    "else echo shell not found; exit 1; fi";
-
 int pod_resources(pod_ctx *c, int settings, const char *prefix) {
   static const char *res[][2] = {{"cpu", "cpu"}, {"memory", "memory"}, {"ephemeral_storage", "ephemeral-storage"}};
   static const char *kinds[][2] = {{"limit", "limits"}, {"request", "requests"}};
@@ -222,18 +210,17 @@ static int string_list(pod_ctx *c, int t, const char *key) {
   return lua_gettop(c->L);
 }
 
-/* The command of a job container: the plan's, else the shell detector; the
- * job's `image: entrypoint` becomes the command with ours as its arguments
- * (`[""]` clears the entrypoint). */
+/* The command of a job container: the plan's (without a plan, the image's
+ * own); the job's `image: entrypoint` becomes the command with ours as its
+ * arguments (`[""]` clears the entrypoint). */
 static void set_command(pod_ctx *c, int ct, const char *name, int image_obj) {
   lua_State *L = c->L;
   int top = lua_gettop(L);
   int entry = plan_entry(c, name);
   int cmd = entry ? string_list(c, entry, "command") : 0;
   if (!cmd) {
-    cmd = pod_new_list(c);
-    static const char *argv[] = {"sh", "-c", DETECT_SHELL};
-    for (int i = 0; i < 3; i++) lua_pushstring(L, argv[i]), pod_append(c, cmd);
+    lua_settop(L, top);
+    return;
   }
   int ep = image_obj ? string_list(c, image_obj, "entrypoint") : 0;
   int cleared = 0;
