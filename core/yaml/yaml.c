@@ -264,9 +264,19 @@ static int emit_scalar(yaml_emitter_t *e, const char *s, size_t n, yaml_scalar_s
   return yaml_emitter_emit(e, &ev);
 }
 
+/* Words a YAML 1.1 reader (kubectl's sigs.k8s.io/yaml, PyYAML) takes for
+ * booleans: quoted on the way out so that `CI_SERVER: "yes"` stays a string. */
+static int yaml11_bool(const char *s, size_t n) {
+  static const char *words[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+                                "on", "On", "ON", "off", "Off", "OFF", NULL};
+  for (const char **w = words; *w; w++)
+    if (strlen(*w) == n && !memcmp(*w, s, n)) return 1;
+  return 0;
+}
+
 static int emit_string(yaml_emitter_t *e, const char *s, size_t n) {
   json_t *as_plain = resolve_plain(s, n);
-  int ambiguous = !as_plain || !json_is_string(as_plain);
+  int ambiguous = !as_plain || !json_is_string(as_plain) || yaml11_bool(s, n);
   json_decref(as_plain);
   yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
   if (ambiguous) style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;

@@ -29,7 +29,8 @@ int lunar_yaml_parse(const char *text, size_t len, const char *name, json_t **ou
                      lunar_error *err);
 
 /* Emits `v` (borrowed) as a block-style YAML document. Strings that would read
- * back as another type (`"true"`, `"1"`, `""`) are quoted; multi-line strings
+ * back as another type (`"true"`, `"1"`, `""`, and YAML 1.1's `"yes"`/`"on"`
+ * for the readers that still follow it, kubectl among them) are quoted; multi-line strings
  * use the literal style. On success *out is a NUL-terminated string the caller
  * frees with free(). Returns LUNAR_OK or LUNAR_ENOMEM/LUNAR_EINVAL. */
 int lunar_yaml_emit(const json_t *v, char **out, lunar_error *err);

@@ -66,12 +66,12 @@ static void test_empty_input_is_null(void) {
 
 static void test_emit_quotes_ambiguous_strings(void) {
   json_error_t jerr;
-  json_t *v = json_loads("{\"a\":\"true\",\"b\":\"1\",\"c\":\"\",\"d\":\"plain\",\"e\":2,\"f\":\"x: y\","
+  json_t *v = json_loads("{\"a\":\"true\",\"b\":\"1\",\"c\":\"\",\"d\":\"plain\",\"e\":2,\"f\":\"x: y\",\"ci\":\"yes\",\"o\":\"off\","
                          "\"g\":\"two\\nlines\",\"h\":[],\"i\":{},\"j\":null,\"k\":0.5}", 0, &jerr);
   char *out = NULL;
   lunar_error err;
   CHECK_INT(lunar_yaml_emit(v, &out, &err), LUNAR_OK);
-  CHECK_STR(out, "a: \"true\"\nb: \"1\"\nc: \"\"\nd: plain\ne: 2\nf: 'x: y'\ng: |-\n  two\n  lines\nh: []\ni: {}\nj: null\nk: 0.5\n");
+  CHECK_STR(out, "a: \"true\"\nb: \"1\"\nc: \"\"\nd: plain\ne: 2\nf: 'x: y'\nci: \"yes\"\no: \"off\"\ng: |-\n  two\n  lines\nh: []\ni: {}\nj: null\nk: 0.5\n");
   /* and it reads back as the same value */
   json_t *back = NULL;
   CHECK_INT(lunar_yaml_parse(out, strlen(out), NULL, &back, &err), LUNAR_OK);
