@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json/luajson.h"
 #include "pod/internal.h"
 #include "pod/pod.h"
 #include "util/names.h"
@@ -201,6 +202,8 @@ int lunar_pod_build(lua_State *L, int input, lunar_error *err) {
   if (!(c->k = need_table(c, "kubernetes")) || !(c->job = need_table(c, "job")) ||
       !(c->layout = need_table(c, "layout")))
     goto fail;
+  luaL_getmetatable(L, LUNAR_JSON_ARRAY_MT);
+  c->array_mt = lua_gettop(L);
   c->warnings = pod_new_list(c);
   variables(c);
   int sel = pod_table(c, c->k, "node_selector");

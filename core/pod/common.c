@@ -64,7 +64,8 @@ int pod_new_sized(pod_ctx *c, int fields) {
 
 int pod_new_list(pod_ctx *c) {
   lua_newtable(c->L);
-  lunar_json_mark_array(c->L, -1);
+  lua_pushvalue(c->L, c->array_mt);
+  lua_setmetatable(c->L, -2);
   return lua_gettop(c->L);
 }
 
@@ -121,11 +122,11 @@ int pod_sorted_keys(pod_ctx *c, int m) {
 }
 
 /* A table whose keys are exactly 1..n (n > 0), or one marked as a list. */
-static int is_list(lua_State *L, int idx) {
+static int is_list(pod_ctx *c, int idx) {
+  lua_State *L = c->L;
   if (lua_getmetatable(L, idx)) {
-    luaL_getmetatable(L, LUNAR_JSON_ARRAY_MT);
-    int marked = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
+    int marked = lua_rawequal(L, -1, c->array_mt);
+    lua_pop(L, 1);
     if (marked) return 1;
   }
   return lua_rawlen(L, idx) > 0;
@@ -139,7 +140,7 @@ static void copy(pod_ctx *c, int idx, int camel, int depth) {
     return;
   }
   luaL_checkstack(L, 4, "settings nested too deeply");
-  if (is_list(L, idx)) {
+  if (is_list(c, idx)) {
     int out = pod_new_list(c);
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
     for (lua_Integer i = 1; i <= n; i++) {
@@ -150,7 +151,7 @@ static void copy(pod_ctx *c, int idx, int camel, int depth) {
     }
     return;
   }
-  int out = pod_new_obj(c);
+  int out = pod_new_sized(c, 4);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     /* stack: out key value */

@@ -9,16 +9,28 @@
 #include "util/names.h"
 #include "util/quantity.h"
 
+/* The setting names of a resource class: [class][cpu|memory|ephemeral storage][limit|request] */
+static const char *const RESOURCE_KEYS[4][3][2] = {
+    {{"cpu_limit", "cpu_request"}, {"memory_limit", "memory_request"},
+     {"ephemeral_storage_limit", "ephemeral_storage_request"}},
+    {{"service_cpu_limit", "service_cpu_request"}, {"service_memory_limit", "service_memory_request"},
+     {"service_ephemeral_storage_limit", "service_ephemeral_storage_request"}},
+    {{"helper_cpu_limit", "helper_cpu_request"}, {"helper_memory_limit", "helper_memory_request"},
+     {"helper_ephemeral_storage_limit", "helper_ephemeral_storage_request"}},
+    {{"pod_cpu_limit", "pod_cpu_request"}, {"pod_memory_limit", "pod_memory_request"},
+     {"pod_ephemeral_storage_limit", "pod_ephemeral_storage_request"}},
+};
+
 int pod_resources(pod_ctx *c, int settings, const char *prefix) {
-  static const char *res[][2] = {{"cpu", "cpu"}, {"memory", "memory"}, {"ephemeral_storage", "ephemeral-storage"}};
-  static const char *kinds[][2] = {{"limit", "limits"}, {"request", "requests"}};
+  static const char *res[] = {"cpu", "memory", "ephemeral-storage"};
+  static const char *kinds[] = {"limits", "requests"};
+  int class = !strcmp(prefix, "service_") ? 1 : !strcmp(prefix, "helper_") ? 2 : !strcmp(prefix, "pod_") ? 3 : 0;
   lua_State *L = c->L;
   int out = pod_new_obj(c);
   for (size_t k = 0; k < 2; k++) {
     int list = 0;
     for (size_t r = 0; r < 3; r++) {
-      char key[96];
-      snprintf(key, sizeof key, "%s%s_%s", prefix, res[r][0], kinds[k][0]);
+      const char *key = RESOURCE_KEYS[class][r][k];
       int type = lua_getfield(L, settings, key);
       /* a string, or a Lua number such as 2 or 0.5 (converted in place) */
       const char *q = (type == LUA_TSTRING || type == LUA_TNUMBER) ? lua_tostring(L, -1) : "";
@@ -37,9 +49,9 @@ int pod_resources(pod_ctx *c, int settings, const char *prefix) {
         lua_insert(L, -2); /* keep the quantity on top */
         list = lua_gettop(L) - 1;
       }
-      lua_setfield(L, list, res[r][1]);
+      lua_setfield(L, list, res[r]);
     }
-    if (list) pod_set(c, out, kinds[k][1]);
+    if (list) pod_set(c, out, kinds[k]);
   }
   return out;
 }

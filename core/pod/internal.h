@@ -26,6 +26,7 @@ typedef struct pod_ctx {
   int layout;   /* input.layout */
   int vars;     /* name -> value of the job variables (built here) */
   int warnings; /* list of strings */
+  int array_mt; /* the metatable that marks tables as JSON arrays */
   int windows;  /* the node selector picks Windows nodes */
   lunar_error *err;
 } pod_ctx;

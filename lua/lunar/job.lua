@@ -13,11 +13,11 @@ local T = require "lunar.types"
 
 local M = {}
 
-local function field(payload, path)
+local function field(payload, parts)
   local v = payload
-  for part in path:gmatch("[^%.]+") do
+  for i = 1, #parts do
     if type(v) ~= "table" then return nil end
-    v = v[part]
+    v = v[parts[i]]
   end
   return v
 end
@@ -35,6 +35,10 @@ local checks = {
   { "services", "list", optional = true },
   { "runner_info", "table", optional = true },
 }
+for _, c in ipairs(checks) do
+  c.parts = {}
+  for part in c[1]:gmatch("[^%.]+") do c.parts[#c.parts + 1] = part end
+end
 
 local function check_type(v, kind)
   if kind == "integer" then return math.type(v) == "integer" end
@@ -42,12 +46,36 @@ local function check_type(v, kind)
   return type(v) == kind
 end
 
+-- `where` names the image in messages: "image", or a service's index.
+local function where_text(where)
+  return type(where) == "number" and string.format("services[%d]", where) or where
+end
+
+local function check_image(name, img, where)
+  if type(img) ~= "table" then return string.format("%s: %s: expected an image object", name, where_text(where)) end
+  local opts = img.executor_opts
+  if type(opts) == "table" then
+    for k in pairs(opts) do
+      if k ~= "docker" and k ~= "kubernetes" then
+        return string.format("%s: %s.executor_opts: unsupported key %q (supported: docker, kubernetes)", name, where_text(where), tostring(k))
+      end
+    end
+    if type(opts.kubernetes) == "table" then
+      for k in pairs(opts.kubernetes) do
+        if k ~= "user" then
+          return string.format("%s: %s.executor_opts.kubernetes: unsupported key %q (supported: user)", name, where_text(where), tostring(k))
+        end
+      end
+    end
+  end
+end
+
 -- Returns nil, or a message naming the first malformed field.
 function M.validate(payload, name)
   name = name or "job payload"
   if type(payload) ~= "table" then return name .. ": expected a JSON object" end
   for _, c in ipairs(checks) do
-    local v = field(payload, c[1])
+    local v = field(payload, c.parts)
     if v == nil then
       if not c.optional then return string.format("%s: missing field %s (a GitLab job payload has it; see POST /api/v4/jobs/request)", name, c[1]) end
     elseif not check_type(v, c[2]) then
@@ -62,30 +90,12 @@ function M.validate(payload, name)
       return string.format("%s: variables[%d] (%s): value must be a string, got %s", name, i, var.key, T.describe(var.value))
     end
   end
-  local function check_image(img, where)
-    if type(img) ~= "table" then return string.format("%s: %s: expected an image object", name, where) end
-    local opts = img.executor_opts
-    if type(opts) == "table" then
-      for k in pairs(opts) do
-        if k ~= "docker" and k ~= "kubernetes" then
-          return string.format("%s: %s.executor_opts: unsupported key %q (supported: docker, kubernetes)", name, where, tostring(k))
-        end
-      end
-      if type(opts.kubernetes) == "table" then
-        for k in pairs(opts.kubernetes) do
-          if k ~= "user" then
-            return string.format("%s: %s.executor_opts.kubernetes: unsupported key %q (supported: user)", name, where, tostring(k))
-          end
-        end
-      end
-    end
-  end
   if payload.image then
-    local msg = check_image(payload.image, "image")
+    local msg = check_image(name, payload.image, "image")
     if msg then return msg end
   end
   for i, svc in ipairs(payload.services or {}) do
-    local msg = check_image(svc, string.format("services[%d]", i))
+    local msg = check_image(name, svc, i)
     if msg then return msg end
   end
   if #payload.git_info.sha < 8 then
