@@ -170,24 +170,6 @@ static void pod_fields(pod_ctx *c, int spec) {
   lua_settop(L, top);
 }
 
-/* Fills c->vars: name -> value of the job variables (the last wins). */
-static void variables(pod_ctx *c) {
-  lua_State *L = c->L;
-  lua_createtable(L, 0, 64);
-  c->vars = lua_gettop(L);
-  int list = pod_table(c, c->in, "variables");
-  lua_Integer n = list ? (lua_Integer)lua_rawlen(L, list) : 0;
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, list, i);
-    lua_getfield(L, -1, "key");
-    lua_getfield(L, -2, "value");
-    if (lua_type(L, -2) == LUA_TSTRING) lua_rawset(L, c->vars);
-    else lua_pop(L, 2);
-    lua_pop(L, 1);
-  }
-  if (list) lua_pop(L, 1);
-}
-
 static int need_table(pod_ctx *c, const char *key) {
   int t = pod_table(c, c->in, key);
   if (!t) lunar_error_set(c->err, LUNAR_EINVAL, "pod builder: the input needs a %s table", key);
@@ -200,15 +182,15 @@ int lunar_pod_build(lua_State *L, int input, lunar_error *err) {
   int top = lua_gettop(L);
   int rc = LUNAR_EINVAL;
   if (!(c->k = need_table(c, "kubernetes")) || !(c->job = need_table(c, "job")) ||
-      !(c->layout = need_table(c, "layout")))
+      !(c->layout = need_table(c, "layout")) || !(c->vars = need_table(c, "values")))
     goto fail;
   luaL_getmetatable(L, LUNAR_JSON_ARRAY_MT);
   c->array_mt = lua_gettop(L);
   c->warnings = pod_new_list(c);
-  variables(c);
   int sel = pod_table(c, c->k, "node_selector");
   c->windows = !strcmp(pod_str(c, sel, "kubernetes.io/os"), "windows");
   if (sel) lua_pop(L, 1);
+  c->helper_image = pod_helper_image(c);
 
   int pod = pod_new_obj(c);
   pod_set_str(c, pod, "apiVersion", "v1");
@@ -223,10 +205,9 @@ int lunar_pod_build(lua_State *L, int input, lunar_error *err) {
   const char *build_image = pod_build_image(c);
   if (!build_image) goto fail;
   if ((rc = pod_check_allowed(c, "allowed_images", build_image, "job"))) goto fail;
-  const char *helper_image = pod_helper_image(c);
   int mounts = pod_volumes(c, spec);
   if (!mounts) goto fail;
-  if ((rc = pod_containers(c, spec, mounts, build_image, helper_image))) goto fail;
+  if ((rc = pod_containers(c, spec, mounts, build_image, c->helper_image))) goto fail;
   pod_scheduling(c, spec);
   if ((rc = pod_host_aliases(c, spec))) goto fail;
   pod_fields(c, spec);

@@ -121,8 +121,7 @@ int pod_check_allowed(pod_ctx *c, const char *list_key, const char *image, const
   const char *def = pod_expand(c, pod_kstr(c, "image"));
   if (def && *def && !strcmp(def, image)) goto done;
   char a[512], b[512];
-  const char *helper = pod_helper_image(c);
-  strip_tag(helper ? helper : "", a, sizeof a);
+  strip_tag(c->helper_image ? c->helper_image : "", a, sizeof a);
   strip_tag(image, b, sizeof b);
   if (!strcmp(a, b)) goto done;
   rc = lunar_error_set(c->err, LUNAR_EINVAL,

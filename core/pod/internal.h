@@ -24,10 +24,11 @@ typedef struct pod_ctx {
   int k;        /* input.kubernetes */
   int job;      /* input.job */
   int layout;   /* input.layout */
-  int vars;     /* name -> value of the job variables (built here) */
+  int vars;     /* input.values: name -> value of the job's variables */
   int warnings; /* list of strings */
   int array_mt; /* the metatable that marks tables as JSON arrays */
   int windows;  /* the node selector picks Windows nodes */
+  const char *helper_image; /* computed once (anchored on the stack) */
   lunar_error *err;
 } pod_ctx;
 
@@ -81,7 +82,8 @@ const char *pod_expand(pod_ctx *c, const char *s);
 /* ---- images.c ---- */
 /* Pushes the build image (the job's, expanded, else the config's). */
 const char *pod_build_image(pod_ctx *c);
-/* Pushes the helper image for the node selector. */
+/* Pushes the helper image for the node selector (warns about an unknown
+ * architecture or Windows build). Called once per build: c->helper_image. */
 const char *pod_helper_image(pod_ctx *c);
 /* Checks `image` against kubernetes.<list_key>. LUNAR_OK or LUNAR_EINVAL. */
 int pod_check_allowed(pod_ctx *c, const char *list_key, const char *image, const char *what);

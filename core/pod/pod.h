@@ -14,7 +14,8 @@
  *                 then the job's; or what the `services` policy returned);
  *                 variables are { key, value } (expanded) or { key, secret_key }
  *   service_resources  { "<index>": { service_cpu_limit = ..., ... } } per-service overwrites
- *   variables     the job's final variable list (lua/lunar/variables.lua)
+ *   values        name -> value of the job's final variables (lua/lunar/variables.lua),
+ *                 for expanding image names, aliases, volume paths and labels
  *   layout        { builds_dir, project_dir, tmp_dir, scripts_dir, logs_dir, cache_dir }
  *   pull_policy_by_image  { "<image>": [policies] } from a pull_policy policy (optional)
  *   name          the Pod's name

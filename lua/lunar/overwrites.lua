@@ -86,7 +86,8 @@ local function capped(r, cap, value, var)
   return value
 end
 
--- Applies the overwrites in `vars` (the job's final variable list) to the
+-- Applies the overwrites in `vars` (the job's final variable list; `values`,
+-- optional, is its name -> value lookup) to the
 -- resolved kubernetes settings `k`. Returns the new settings, the per-service
 -- resource settings ({ [i] = { service_cpu_limit = ..., ... } } for services
 -- whose variables overwrite them), and log lines. Raises { message } on a
@@ -102,7 +103,7 @@ local function wanted(vars, payload)
   return false
 end
 
-function M.apply(k, vars, payload)
+function M.apply(k, vars, payload, values)
   if not wanted(vars, payload) then
     if k.namespace_per_job then
       local out = copy(k)
@@ -113,8 +114,10 @@ function M.apply(k, vars, payload)
   end
   local out = copy(k)
   local log = {}
-  local values = {}
-  for _, v in ipairs(vars) do values[v.key] = v.value end
+  if not values then
+    values = {}
+    for _, v in ipairs(vars) do values[v.key] = v.value end
+  end
 
   for _, s in ipairs(SCALARS) do
     local value, gate = values[s.var], k[s.gate]

@@ -160,10 +160,9 @@ end
 -- Services' own variables, expanded against the job's. A value that used a
 -- variable which is not public (or is masked) goes into the job Secret and
 -- the service reads it from there: secret values never appear in the Pod spec.
-local function service_variables(services, records, files)
-  local values, secret = {}, {}
+local function service_variables(services, records, values, files)
+  local secret = {}
   for _, rec in ipairs(records) do
-    values[rec.key] = rec.value
     secret[rec.key] = (rec.masked or not (rec.public or rec.internal)) or nil
   end
   local out = {}
@@ -236,13 +235,14 @@ function M.render_objects(runner, payload, opts)
     concurrent_project_id = opts.project_runner_id or 0, runner_name = settings.name,
   }, stage_settings(settings, config.lookup(runner).config.stages), { validated = true, job = jobv })
   local vars = plan.records
-  local k, per_service, log = overwrites.apply(settings.kubernetes, vars, { id = payload.id, services = r.services })
+  local k, per_service, log = overwrites.apply(settings.kubernetes, vars, { id = payload.id, services = r.services },
+    plan.values)
   local service_resources = {}
   for i, res in pairs(per_service) do service_resources[tostring(i)] = res end
   local files = {}
   for key, content in pairs(plan.files) do files[key] = content end
-  local services = service_variables(r.services, vars, files)
-  local dockercfg, registry_warnings = registry.dockerconfigjson(payload, variables.lookup(vars))
+  local services = service_variables(r.services, vars, plan.values, files)
+  local dockercfg, registry_warnings = registry.dockerconfigjson(payload, plan.values)
   local name, unique = pod_name(short, payload, opts)
   local pod, warnings = lunar.pod.build {
     runner = { name = settings.name or "", short_token = short },
@@ -252,7 +252,7 @@ function M.render_objects(runner, payload, opts)
     job = builder_job(payload),
     services = services,
     service_resources = service_resources,
-    variables = vars,
+    values = plan.values,
     env = plan.env,
     layout = plan.layout,
     pull_policy_by_image = r.pull_policy_by_image,

@@ -24,6 +24,7 @@
 --                    (public variables only; `$` already doubled for Kubernetes)
 --   plan.records     the job's variables (lunar.variables.list), without the
 --                    keys that cannot be shell variables
+--   plan.values      name -> value of those records (the last definition wins)
 --   plan.layout      the layout with every default filled in
 --   plan.warnings    { message }: what the job asked for that lunar left out
 --
@@ -374,6 +375,7 @@ function M.plan(payload, given, settings, opts)
     containers = containers(ctx, present),
     env = pod_env(ctx.records),
     records = ctx.records,
+    values = ctx.var,
     layout = ctx.layout,
     warnings = warnings,
   }

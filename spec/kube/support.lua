@@ -15,13 +15,7 @@ local function sh_quote(s)
 end
 M.q = sh_quote
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = require("lunar.files").read
 M.read_file = read_file
 
 function M.write_file(path, text)

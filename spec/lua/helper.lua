@@ -8,12 +8,7 @@ local H = {}
 H.root = os.getenv("LUNAR_SOURCE_DIR") or "."
 H.bin = os.getenv("LUNAR_BIN") or (H.root .. "/build/lunar")
 
-function H.read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+function H.read(path) return assert(require("lunar.files").read(path)) end
 
 function H.write(path, text)
   local f = assert(io.open(path, "wb"))

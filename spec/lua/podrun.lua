@@ -36,13 +36,7 @@ function M.write(path, content, mode)
   if mode then M.must("chmod " .. mode .. " " .. q(path)) end
 end
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+M.read = require("lunar.files").read
 
 -- Whether a file or directory exists (no process: the specs poll with it).
 function M.exists(path)

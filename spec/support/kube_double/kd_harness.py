@@ -9,11 +9,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -191,3 +193,25 @@ def condition(pod, ctype):
         if c["type"] == ctype:
             return c
     return None
+
+
+def close_stream(conn, resp):
+    """End a stream opened with KubeDouble.stream from the client side."""
+    try:
+        conn.sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError):
+        pass
+    resp.close()
+    conn.close()
+
+
+class DoubleTestCase(unittest.TestCase):
+    """Tests sharing one double for the class (cls.kd)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.kd = KubeDouble().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kd.stop()

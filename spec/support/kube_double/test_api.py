@@ -5,7 +5,7 @@ import ssl
 import time
 import unittest
 
-from kd_harness import KubeDouble
+from kd_harness import DoubleTestCase
 
 NS = "/api/v1/namespaces/ci"
 RESTRICTED = "system:serviceaccount:ci:restricted"
@@ -25,14 +25,7 @@ def sleeper(name, **meta):
             "containers": [{"name": "c", "image": "alpine:3.20", "command": ["sleep", "30"]}]}}
 
 
-class ApiTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.kd = KubeDouble().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kd.stop()
+class ApiTest(DoubleTestCase):
 
     def wait_for(self, fn, timeout=10):
         end = time.time() + timeout

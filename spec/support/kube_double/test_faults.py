@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from kd_harness import KubeDouble, cstatus, condition
+from kd_harness import KubeDouble, cstatus, condition, DoubleTestCase
 
 NS = "/api/v1/namespaces/ci"
 
@@ -19,14 +19,7 @@ def pod(name, image="alpine:3.20", command=("true",)):
                                                                   "command": list(command)}]}}
 
 
-class FaultsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.kd = KubeDouble().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kd.stop()
+class FaultsTest(DoubleTestCase):
 
     def tearDown(self):
         self.kd.faults()

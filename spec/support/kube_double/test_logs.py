@@ -5,7 +5,7 @@ import re
 import time
 import unittest
 
-from kd_harness import KubeDouble
+from kd_harness import DoubleTestCase
 
 NS = "/api/v1/namespaces/ci"
 STAMP = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z (.*)\n$")
@@ -16,14 +16,7 @@ def bad_request(message):
             "reason": "BadRequest", "code": 400}
 
 
-class LogsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.kd = KubeDouble().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kd.stop()
+class LogsTest(DoubleTestCase):
 
     def test_follow_running_container_with_timestamps(self):
         kd = self.kd

@@ -3,13 +3,12 @@ native sidecars, volumes, env, exit codes, restarts, activeDeadlineSeconds, grac
 import json
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
 import unittest
 
-from kd_harness import KubeDouble, cstatus, condition
+from kd_harness import KubeDouble, cstatus, condition, DoubleTestCase, close_stream
 
 NS = "/api/v1/namespaces/ci"
 
@@ -40,23 +39,14 @@ class PodWatch:
         self.done.set()
 
     def close(self):
-        try:
-            self.conn.sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, AttributeError):
-            pass
-        self.resp.close()
-        self.conn.close()
+        close_stream(self.conn, self.resp)
 
 
-class PodsTest(unittest.TestCase):
+class PodsTest(DoubleTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.kd = KubeDouble().start()
+        super().setUpClass()
         cls.kd.settings(crashloop_backoff=0.2)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kd.stop()
 
     def create(self, pod):
         r = self.kd.post(NS + "/pods", pod)

@@ -1,12 +1,11 @@
 """kube_double: watch streams: ordered events with resourceVersions, selectors, bookmarks,
 410 for a compacted resourceVersion, timeoutSeconds, chunked framing."""
 import json
-import socket
 import threading
 import time
 import unittest
 
-from kd_harness import KubeDouble
+from kd_harness import DoubleTestCase, close_stream
 
 NS = "/api/v1/namespaces/ci"
 
@@ -57,22 +56,10 @@ class Watcher:
             return self.ended
 
     def close(self):
-        try:
-            self.conn.sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, AttributeError):
-            pass
-        self.resp.close()
-        self.conn.close()
+        close_stream(self.conn, self.resp)
 
 
-class WatchTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.kd = KubeDouble().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kd.stop()
+class WatchTest(DoubleTestCase):
 
     def list_rv(self, path):
         return self.kd.get(path).body["metadata"]["resourceVersion"]
