@@ -105,7 +105,6 @@ local function allow_function(path)
       or path:match("^on%.") ~= nil
       or path:match("^stages%.") ~= nil
 end
-M.allow_function = allow_function
 
 -- Validates `t` (a runner table). Returns nil or the list of errors.
 function M.validate(t, locate)

@@ -201,14 +201,6 @@ local M = {}
 
 M.kubernetes = T.record(kubernetes)
 
--- Keys whose values may be functions, and the arguments the runner passes.
--- Any other kubernetes key that is a function is called as f(job).
-M.policy_signatures = {
-  pull_policy = "(job, image)",
-  services = "(job, requested)",
-  pod_spec = "(job, pod)",
-}
-
 -- stages = { <stage name> = function(job, layout, default) ... end }: only
 -- the stages lunar runs (lunar.stages.names), so a typo is a load error.
 local stage_overrides
