@@ -10,8 +10,12 @@ next R in order (the default once they are used up; without one, 500). R:
     {"status": 202, "headers": {"Range": "0-5"}, "body": "text",
      "delay": 0.5,         # seconds to wait before answering
      "drop": true,         # close the connection without an answer
-     "match": "PATCH "}    # only for a request whose "METHOD path" starts
+     "match": "PATCH ",    # only for a request whose "METHOD path" starts
                            # with this; others skip it (it stays first)
+     "range": true}        # add "Range: 0-<end>" for the request's
+                           # Content-Range start plus its body length
+
+"defaults": {"PATCH ": R, ...} gives a default per "METHOD path" prefix.
 
 "headers" values may contain {now+N}, replaced by the HTTP date N seconds
 from now. Each request is appended to RECORD.jsonl as it arrives:
@@ -39,6 +43,9 @@ def take(method, path):
         for i, r in enumerate(queue):
             if not r.get("match") or key.startswith(r["match"]):
                 return queue.pop(i)
+        for prefix, r in script.get("defaults", {}).items():
+            if key.startswith(prefix):
+                return r
         return script.get("default", {"status": 500, "body": "script exhausted"})
 
 
@@ -88,6 +95,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(r.get("status", 200))
         for k, v in r.get("headers", {}).items():
             self.send_header(k, expand(v))
+        if r.get("range"):
+            start = int((self.headers.get("Content-Range") or "0-0").split("-")[0])
+            self.send_header("Range", "0-%d" % (start + len(body)))
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)

@@ -33,7 +33,7 @@ typedef struct script_server {
   char record[64];
 } script_server;
 
-static int script_start(script_server *s, const char *script_json) {
+static inline int script_start(script_server *s, const char *script_json) {
   memset(s, 0, sizeof *s);
   snprintf(s->script, sizeof s->script, "/tmp/lunar-script-XXXXXX");
   int fd = mkstemp(s->script);
@@ -67,7 +67,7 @@ static int script_start(script_server *s, const char *script_json) {
 }
 
 /* Replaces the script and forgets the requests seen so far. */
-static int script_load(script_server *s, const char *script_json) {
+static inline int script_load(script_server *s, const char *script_json) {
   CURL *e = curl_easy_init();
   char url[96];
   snprintf(url, sizeof url, "%s/__script", s->url);
@@ -86,7 +86,7 @@ static int script_load(script_server *s, const char *script_json) {
 }
 
 /* A loopback URL where nobody listens. */
-static void script_dead_url(char *out, size_t size) {
+static inline void script_dead_url(char *out, size_t size) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {0};
   socklen_t len = sizeof a;
@@ -98,7 +98,7 @@ static void script_dead_url(char *out, size_t size) {
   snprintf(out, size, "http://127.0.0.1:%d", ntohs(a.sin_port));
 }
 
-static void script_stop(script_server *s) {
+static inline void script_stop(script_server *s) {
   if (s->pid > 0) {
     kill(s->pid, SIGTERM);
     waitpid(s->pid, NULL, 0);
@@ -131,7 +131,7 @@ static const char *req_str(json_t *reqs, size_t n, const char *field) {
 static const char *req_header(json_t *reqs, size_t n, const char *name) {
   return json_string_value(json_object_get(json_object_get(json_array_get(reqs, n), "headers"), name));
 }
-static double req_time(json_t *reqs, size_t n) {
+static inline double req_time(json_t *reqs, size_t n) {
   return json_real_value(json_object_get(json_array_get(reqs, n), "t"));
 }
 /* The n-th request's body parsed as JSON (a new reference, or NULL). */
@@ -141,7 +141,7 @@ static json_t *req_json(json_t *reqs, size_t n) {
 }
 
 /* Runs the loop until *flag is set or max_ms passed. */
-static void run_until(lunar_loop *loop, const int *flag, long max_ms) {
+static inline void run_until(lunar_loop *loop, const int *flag, long max_ms) {
   long long end = lunar_loop_now() + max_ms;
   lunar_error err;
   while (!*flag && lunar_loop_now() < end) lunar_loop_run_once(loop, 50, &err);
