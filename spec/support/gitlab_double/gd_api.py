@@ -51,8 +51,9 @@ def route(h):
 
 # ---------------------------------------------------------------------- runner calls
 
-def runner_body(h):
-    """The JSON body of a runner call, checked for the runner authentication token."""
+def runner_body(h, record=True):
+    """The JSON body of a runner call, checked for the runner authentication token; the
+    manager's system_id and info are recorded (record=False: not for an unregister)."""
     body = h.json_body()
     if not isinstance(body, dict):
         raise err(400, "400 Bad request - expected a JSON object")
@@ -62,6 +63,8 @@ def runner_body(h):
         raise err(400, "400 Bad request - token is missing")
     if token != d.state.runner_token:
         raise err(403, "403 Forbidden")
+    if not record:
+        return body
     with d.state.cond:
         r = d.state.runner
         if isinstance(body.get("info"), dict):
@@ -82,7 +85,7 @@ def verify(h):
 
 
 def delete_manager(h):
-    body = runner_body(h)
+    body = runner_body(h, record=False)
     d = h.server.double
     with d.state.cond:
         sids = d.state.runner["system_ids"]
@@ -116,7 +119,9 @@ def request_job(h):
         h.send_answer(204, headers=dict(headers, **{"X-GitLab-Last-Update": st.version}))
         return
     with st.cond:
-        job.runner = {"system_id": body.get("system_id"), "time": time.time()}
+        feats = (body.get("info") or {}).get("features") if isinstance(body.get("info"), dict) else None
+        job.runner = {"system_id": body.get("system_id"), "time": time.time(),
+                      "cancel_gracefully": bool(isinstance(feats, dict) and feats.get("cancel_gracefully"))}
         gd_payload.resolve_dependencies(job.payload, job.pending_deps, st.jobs, job.token)
         payload = json.loads(json.dumps(job.payload))
     h.entry["job_id"] = job.id

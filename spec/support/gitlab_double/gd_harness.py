@@ -122,8 +122,10 @@ class GitLabDouble:
         body.update(extra or {})
         return self.request(method, path, body, headers={"RUNNER-TOKEN": tok}, **kw)
 
-    def request_job(self, last_update=None, **kw):
-        extra = {"last_update": last_update} if last_update else None
+    def request_job(self, last_update=None, extra=None, **kw):
+        extra = dict(extra or {})
+        if last_update:
+            extra["last_update"] = last_update
         return self.runner_call("POST", "/api/v4/jobs/request", extra, **kw)
 
     def put_job(self, jid, token, body, **kw):

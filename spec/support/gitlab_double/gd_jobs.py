@@ -140,7 +140,8 @@ class State:
 
     def cancel(self, job, graceful):
         """Server-side cancel (reference §12.3): a queued job is dropped as canceled; a graceful
-        cancel of a handed-out job is `canceling` when its runner declared cancel_gracefully,
+        cancel of a handed-out job is `canceling` when the runner that took it declared
+        cancel_gracefully in its request's info.features,
         else (and for a hard cancel) `canceled`. Returns the new status."""
         with self.cond:
             if job.status in FINAL:
@@ -150,12 +151,8 @@ class State:
                 if job.id in self.queue:
                     self.queue.remove(job.id)
                 self.set_status(job, "canceled")
-            elif graceful and self.cancels_gracefully():
+            elif graceful and (job.runner or {}).get("cancel_gracefully"):
                 self.set_status(job, "canceling")
             else:
                 self.set_status(job, "canceled")
             return job.status
-
-    def cancels_gracefully(self):
-        feats = ((self.runner.get("info") or {}).get("features") or {})
-        return bool(feats.get("cancel_gracefully"))
