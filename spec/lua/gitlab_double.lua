@@ -186,6 +186,44 @@ function M.repo(h, name, files, opts)
   return (control(h, "POST", "repos", spec, 201))
 end
 
+-- A runner-side API call with curl: status, decoded body (or text).
+local function api(h, method, path, body, headers)
+  local file = h.dir .. "/api-body.json"
+  write_file(file, json.encode(body))
+  local hs = { "-H 'Content-Type: application/json'" }
+  for k, v in pairs(headers or {}) do hs[#hs + 1] = "-H " .. q(k .. ": " .. v) end
+  local cmd = string.format("curl -sS %s -X %s %s --data-binary @%s -w '\\n%%{http_code}' %s 2>&1",
+    h.ca_file and ("--cacert " .. q(h.ca_file)) or "", method, table.concat(hs, " "), q(file), q(h.url .. path))
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  p:close()
+  local text, code = out:match("^(.*)\n(%d%d%d)$")
+  local ok, decoded = pcall(json.decode, text or "")
+  return tonumber(code), ok and decoded or text or out
+end
+M.api = api
+
+--- Plays the runner for specs that run stage scripts without `lunar run`:
+--- queues the job, takes it with POST /jobs/request and acks it. Returns the
+--- id and the payload as handed out (dependencies resolved).
+function M.take(h, desc)
+  local id = M.enqueue(h, desc)
+  local code, payload = api(h, "POST", "/api/v4/jobs/request", { token = h.runner_token })
+  if code ~= 201 or payload.id ~= id then
+    error(string.format("gitlab_double: take: jobs/request answered %s (another job queued first?)", tostring(code)), 2)
+  end
+  code = api(h, "PUT", "/api/v4/jobs/" .. id, { token = payload.token, state = "running" },
+    { ["JOB-TOKEN"] = payload.token })
+  if code ~= 200 then error("gitlab_double: take: the ack answered " .. tostring(code), 2) end
+  return id, payload
+end
+
+--- Ends a taken job as the runner would: PUT state (success or failed).
+function M.finish(h, id, token, state)
+  return (api(h, "PUT", "/api/v4/jobs/" .. id, { token = token, state = state or "success" },
+    { ["JOB-TOKEN"] = token }))
+end
+
 --- Runner settings pointing at the double (url, token, tls_ca_file, and an
 --- `environment` PATH that leads with the helper stand-in), merged with
 --- `extra`.

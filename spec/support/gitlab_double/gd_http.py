@@ -25,7 +25,7 @@ class HttpError(Exception):
     def __init__(self, code, message=None, headers=None):
         super().__init__(message)
         self.code = code
-        self.message = message or "%d %s" % (code, HTTPStatus(code).phrase)
+        self.message = message or "%d %s" % (code, reason(code))
         self.headers = headers or {}
 
 
