@@ -7,14 +7,14 @@ import os
 import re
 import time
 
+from gd_errors import HttpError
 from gd_jobs import ACTIVE, FINAL, crc32_text
 from gd_multipart import parse_multipart
-import gd_http
 import gd_payload
 
 
 def err(code, message=None, headers=None):
-    return gd_http.HttpError(code, message, headers)
+    return HttpError(code, message, headers)
 
 
 def forbidden(job=None):

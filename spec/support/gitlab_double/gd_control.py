@@ -2,7 +2,7 @@
 loopback only). Bad input is answered 400 with a message. See README.md for the table."""
 import re
 
-from gd_faults import BadControl
+from gd_errors import BadControl
 from gd_jobs import Job
 import gd_payload
 

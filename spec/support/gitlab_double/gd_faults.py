@@ -7,9 +7,7 @@ import os
 import re
 import threading
 
-
-class BadControl(Exception):
-    """A control request the double refuses: answered 400 with the message."""
+from gd_errors import BadControl
 
 
 REQUEST_ACTIONS = ("latency", "error", "disconnect")

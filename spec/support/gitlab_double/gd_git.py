@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import threading
 
-from gd_faults import BadControl
+from gd_errors import BadControl
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 AUTHOR = {"GIT_AUTHOR_NAME": "GitLab Double", "GIT_AUTHOR_EMAIL": "double@example.invalid",

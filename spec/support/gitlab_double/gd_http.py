@@ -11,33 +11,11 @@ import sys
 import time
 import traceback
 import urllib.parse
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import gd_api
 import gd_control
-from gd_faults import BadControl
-
-
-class HttpError(Exception):
-    """An answer other than success: JSON {"message": ...} with headers."""
-
-    def __init__(self, code, message=None, headers=None):
-        super().__init__(message)
-        self.code = code
-        self.message = message or "%d %s" % (code, reason(code))
-        self.headers = headers or {}
-
-
-class Dropped(Exception):
-    """Close the connection without an answer."""
-
-
-def reason(code):
-    try:
-        return HTTPStatus(code).phrase
-    except ValueError:
-        return "Unknown"
+from gd_errors import BadControl, Dropped, HttpError
 
 
 class Server(ThreadingHTTPServer):

@@ -6,7 +6,7 @@ import json
 import re
 import urllib.parse
 
-from gd_faults import BadControl
+from gd_errors import BadControl
 
 FAILURE_REASONS = [
     "unknown_failure", "script_failure", "api_failure", "stuck_or_timeout_failure", "runner_system_failure",

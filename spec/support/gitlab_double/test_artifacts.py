@@ -1,6 +1,5 @@
 """gitlab_double: artifact upload (multipart, chunked) and download by a running job's
 token, and dependencies in the payload of a later job."""
-import http.client
 import unittest
 
 from gd_harness import DoubleTestCase

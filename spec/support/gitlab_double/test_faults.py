@@ -1,7 +1,6 @@
 """gitlab_double: fault rules (errors with Retry-After, latency, disconnect, accept_later,
 trace_shift, wrong_content_type), their matchers and counts, and refused rules."""
 import http.client
-import json
 import time
 import unittest
 

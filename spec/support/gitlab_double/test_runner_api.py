@@ -3,6 +3,8 @@ ready.json, the wire (keep-alive, chunked bodies) and the request log."""
 import http.client
 import json
 import os
+import signal
+import subprocess
 import threading
 import time
 import unittest
@@ -164,14 +166,41 @@ class RunnerApiTest(DoubleTestCase):
         self.assertEqual((r.status, r.body), (405, {"message": "405 Method Not Allowed"}))
 
 
-class TlsTest(unittest.TestCase):
+class LifecycleTest(unittest.TestCase):
 
-    def test_https_with_its_own_ca(self):
+    def test_https_with_its_own_ca_and_a_tls_clone(self):
         with GitLabDouble(tls=True) as gd:
             self.assertTrue(gd.ready["url"].startswith("https://127.0.0.1:"))
             self.assertTrue(os.path.exists(gd.ready["ca_file"]))
             self.assertEqual(gd.runner_call("POST", "/api/v4/runners/verify").status, 200)
-            self.assertEqual(gd.enqueue({})["payload"]["git_info"]["repo_url"][:8], "https://")
+            gd.repo("acme/tls", {"a.txt": "a\n"})
+            job = gd.take({"repo": "acme/tls"})
+            url = job["payload"]["git_info"]["repo_url"]
+            self.assertTrue(url.startswith("https://gitlab-ci-token:"))
+            dest = os.path.join(gd.dir, "clone")
+            env = dict(os.environ, GIT_SSL_CAINFO=gd.ready["ca_file"], GIT_TERMINAL_PROMPT="0")
+            r = subprocess.run(["git", "clone", "-q", url, dest], env=env, stderr=subprocess.PIPE, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(os.path.isfile(os.path.join(dest, "a.txt")))
+
+    def test_sigterm_stops_it_during_a_long_poll(self):
+        gd = GitLabDouble().start()
+        try:
+            gd.settings(long_poll_seconds=60)
+            v = gd.request_job().headers["X-GitLab-Last-Update"]
+            def hold():
+                try:
+                    gd.request_job(v)          # cut short by the stop
+                except (OSError, http.client.HTTPException):
+                    pass
+            threading.Thread(target=hold, daemon=True).start()
+            time.sleep(0.3)
+            t0 = time.time()
+            gd.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(gd.proc.wait(10), 0)
+            self.assertLess(time.time() - t0, 5)
+        finally:
+            gd.stop()
 
 
 if __name__ == "__main__":
