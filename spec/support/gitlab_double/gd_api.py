@@ -114,8 +114,10 @@ def request_job(h):
         headers = {}
         if poll > 0:
             headers["Gitlab-Ci-Builds-Polling"] = "yes"
-            if last and last == st.version:
-                st.wait_change(last, poll)       # like Workhorse: 204 on a change or on timeout
+            # like Workhorse: only a JSON body with last_update is held; 204 on a change or on timeout
+            json_body = (h.headers.get("Content-Type") or "").split(";")[0].strip() == "application/json"
+            if last and last == st.version and json_body and len(h.body) <= 32 * 1024:
+                st.wait_change(last, poll)
         h.send_answer(204, headers=dict(headers, **{"X-GitLab-Last-Update": st.version}))
         return
     with st.cond:

@@ -103,6 +103,11 @@ class RunnerApiTest(DoubleTestCase):
         t0 = time.time()
         self.assertEqual(gd.request_job("an-old-version").status, 204)   # another version: no hold
         self.assertLess(time.time() - t0, 0.5)
+        body = {"token": gd.ready["runner_token"], "last_update": v}
+        t0 = time.time()
+        r = gd.request("POST", "/api/v4/jobs/request", body, ctype="text/plain")   # not JSON: no hold
+        self.assertEqual(r.status, 204)
+        self.assertLess(time.time() - t0, 0.5)
 
     def test_long_poll_wakes_on_enqueue_then_job_is_handed_out(self):
         gd = self.gd
