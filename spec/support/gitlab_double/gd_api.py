@@ -159,6 +159,10 @@ def update_job(h, jid):
     rec = {"state": state, "failure_reason": body.get("failure_reason"), "exit_code": body.get("exit_code"),
            "checksum": body.get("checksum"), "output": output, "time": time.time()}
     with st.cond:
+        if "bytesize" in output:                 # touches and final updates carry them
+            rec["bytesize_ok"] = output.get("bytesize") == len(job.trace)
+        if "checksum" in output:
+            rec["checksum_ok"] = output.get("checksum") == crc32_text(job.trace)
         if job.status in FINAL:
             rec.update(kind="late", status=403, job_status=job.status)
             job.updates.append(rec)
@@ -176,18 +180,12 @@ def update_job(h, jid):
             headers = {"Job-Status": job.status, "X-GitLab-Trace-Update-Interval": interval(h)}
         elif state in ("success", "failed"):
             rec["kind"] = "final"
-            size = len(job.trace)
-            if "bytesize" in output:
-                rec["bytesize_ok"] = output.get("bytesize") == size
-            if "checksum" in output:
-                rec["checksum_ok"] = output.get("checksum") == crc32_text(job.trace)
             later = h.fault("accept_later")
             if later:
                 every = str(later.get("interval", 1))
                 rec.update(status=202, job_status=job.status)
                 job.updates.append(rec)
                 headers = {"Job-Status": job.status, "X-GitLab-Trace-Update-Interval": every}
-                code = 202
             else:
                 job.failure_reason = body.get("failure_reason") if state == "failed" else None
                 job.exit_code = body.get("exit_code")
@@ -219,7 +217,7 @@ def patch_trace(h, jid):
             raise err(code, message, headers)
 
         if job.status not in ACTIVE:
-            code, headers = answer(403, {"Job-Status": job.status})
+            answer(403, {"Job-Status": job.status})
         # GitLab takes the number before "-" and ignores the end (it computes it from the body),
         # so the runner's empty probe may carry "0--1" or "0-0" alike
         m = re.match(r"^(\d+)-(.*)$", (crange or "").strip())

@@ -121,7 +121,10 @@ class Repos:
     def pipeline_ref(self, name, pipeline_id, sha):
         """refs/pipelines/<id> as GitLab keeps it, so the payload's refspecs can be fetched."""
         with self.lock:
-            _git(["update-ref", "refs/pipelines/%d" % pipeline_id, sha], cwd=self.bare(name))
+            try:
+                _git(["update-ref", "refs/pipelines/%d" % pipeline_id, sha + "^{commit}"], cwd=self.bare(name))
+            except RuntimeError:
+                raise BadControl("sha %s is not a commit of %s" % (sha, name))
 
     def snapshot(self):
         with self.lock:

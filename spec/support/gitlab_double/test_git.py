@@ -96,6 +96,10 @@ class GitTest(DoubleTestCase):
         r = gd.request("POST", "/_double/jobs", {"repo": "no/such"})
         self.assertEqual(r.status, 400)
         self.assertIn("does not exist", r.body["message"])
+        gd.repo("acme/shas", {"a": "1"})
+        r = gd.request("POST", "/_double/jobs", {"repo": "acme/shas", "sha": "f" * 40})
+        self.assertEqual(r.status, 400)
+        self.assertIn("is not a commit of acme/shas", r.body["message"])
 
     def test_push_is_refused(self):
         gd = self.gd
