@@ -70,4 +70,20 @@ describe("a rendered Pod against the GitLab double", function()
     end
     assert.is_true(git > 0)
   end)
+
+  it("does the same over HTTPS with the double's CA (tls_ca_file)", function()
+    local t = gd.start { tls = true }
+    local ok, err = pcall(function()
+      local r = lunar.runner(gd.runner_settings(t, { name = "tls", kubernetes = { namespace = "ci", image = "alpine:3.20" } }))
+      gd.repo(t, "acme/tls", { ["a.txt"] = "from https\n" })
+      local id, payload = gd.take(t, { repo = "acme/tls", script = { "mkdir -p out", "cp a.txt out/" },
+                                       artifacts = { paths = { "out/" } } })
+      assert.equal("https", payload.git_info.repo_url:match("^(%a+):"))
+      local pod, log = run_pod(kd, r, payload)
+      assert.equal("Succeeded", pod.status.phase, log)
+      assert.equal(1, #gd.job(t, id).artifacts, log)
+    end)
+    gd.stop(t)
+    assert(ok, err)
+  end)
 end)
