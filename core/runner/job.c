@@ -214,13 +214,14 @@ static void finish(lunar_job *j, int success, const char *reason, int exit_code,
 static void try_free(lunar_job *j) {
   if (j->phase != J_FINAL || !j->reported || j->calls > 0 || j->base_patching) return;
   if (j->t_finished) { /* ran (not dropped before it started, nor an orphan cleaned up) */
-  json_t *data = json_pack("{s:s, s:s?, s:i, s:f, s:I, s:I, s:b, s:b}", "state",
-                           j->success ? "success" : "failed", "failure_reason",
-                           j->success ? NULL : j->final_reason, "exit_code", j->final_exit,
+  json_t *data = json_pack("{s:s, s:i, s:f, s:I, s:I, s:b, s:b}", "state",
+                           j->success ? "success" : "failed", "exit_code", j->final_exit,
                            "duration", secs(j->t_finished - j->t_received), "trace_bytes",
                            (json_int_t)lunar_trace_size(j->trace), "kube_requests",
                            (json_int_t)j->kube_requests, "resumed", j->resumed, "accepted",
                            j->report_accepted);
+  if (data && !j->success && j->final_reason)
+    json_object_set_new(data, "failure_reason", json_string(j->final_reason));
   if (data && j->t_running)
     json_object_set_new(data, "pod_start", json_real(secs(j->t_running - j->t_created)));
   if (data && j->report)
@@ -865,7 +866,7 @@ void lunar_job_start(lunar_runner *r, const char *payload, size_t len) {
   j->timeout_s = json_is_integer(t) ? (long)json_integer_value(t) : 3600;
   json_decref(job);
   lunar_log("info", j->id, "job received%s%s", ok ? ": Pod " : "", ok ? j->pod_name : "");
-  emit(j, "job_received", json_pack("{s:s?}", "pod", j->pod_name));
+  emit(j, "job_received", j->pod_name ? json_pack("{s:s}", "pod", j->pod_name) : json_object());
   prelude(j);
   if (!ok) {
     tprintf(j, RED "ERROR: %s" RESET "\n", err.msg);

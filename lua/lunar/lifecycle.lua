@@ -207,7 +207,8 @@ function M.emit(runner, event, job, data)
   if type(fn) ~= "function" then return true end
   local ok, err = pcall(require("lunar.resolve").call, "on." .. event, fn, job, data)
   if not ok then
-    return nil, type(err) == "table" and err.message or tostring(err)
+    local msg = type(err) == "table" and err.message or tostring(err)
+    return nil, (msg:gsub("^policy on%.[%w_]+ failed: ", ""))
   end
   return true
 end
