@@ -13,7 +13,7 @@ declare -A probe=(
   [libpcre2-dev]=pc:libpcre2-8
   [lua-busted]=file:/usr/share/lua/5.4/busted/runner.lua [python3]=cmd:python3
   [git]=cmd:git [openssl]=cmd:openssl [util-linux]=cmd:unshare [curl]=cmd:curl
-  [nodejs]=cmd:node [npm]=cmd:npm
+  [nodejs]=cmd:node [npm]=cmd:npm [prometheus]=cmd:promtool
 )
 
 missing=()

@@ -61,6 +61,8 @@ struct lunar_gitlab {
   lunar_gitlab_call *calls;
   unsigned rnd;
   long requests, retries;
+  lunar_gitlab_observe_fn observe;
+  void *observe_ud;
 };
 
 /* ---- the client ---------------------------------------------------------- */
@@ -113,6 +115,22 @@ int lunar_gitlab_new(lunar_loop *loop, const lunar_gitlab_options *opt, lunar_gi
 lunar_loop *lunar_gitlab_loop(const lunar_gitlab *g) { return g->loop; }
 const char *lunar_gitlab_base_url(const lunar_gitlab *g) { return g->base; }
 const char *lunar_gitlab_last_update(const lunar_gitlab *g) { return g->last_update; }
+
+void lunar_gitlab_observe(lunar_gitlab *g, lunar_gitlab_observe_fn fn, void *ud) {
+  g->observe = fn;
+  g->observe_ud = ud;
+}
+
+/* The endpoint of a call, by the names of the reference's table (§0). */
+static const char *endpoint_of(const lunar_gitlab_call *call) {
+  const char *p = call->path;
+  if (strstr(p, "/runners/verify")) return "runners/verify";
+  if (strstr(p, "/jobs/request")) return "jobs/request";
+  if (strstr(p, "/trace")) return "jobs/trace";
+  if (strstr(p, "/artifacts")) return "jobs/artifacts";
+  if (strncmp(p, "/jobs/", 6) == 0 || strstr(p, "/api/v4/jobs/")) return "jobs";
+  return "other";
+}
 
 void lunar_gitlab_stats(const lunar_gitlab *g, long *requests, long *retries) {
   if (requests) *requests = g->requests;
@@ -394,6 +412,7 @@ static void on_done(lunar_loop *loop, CURL *easy, CURLcode result, void *ud) {
   long status = 0;
   curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
   if (result != CURLE_OK) status = 0;
+  if (g->observe) g->observe(endpoint_of(call), status, g->observe_ud);
   if (call->too_big) {
     lunar_error_set(&call->err, LUNAR_EIO, "GitLab %s %s: the answer is larger than %ld MiB",
                     call->method, call->path, LUNAR_GITLAB_BODY_MAX >> 20);

@@ -89,6 +89,12 @@ lunar_loop *lunar_gitlab_loop(const lunar_gitlab *g);       /* borrowed */
 const char *lunar_gitlab_base_url(const lunar_gitlab *g);   /* ".../api/v4", borrowed */
 const char *lunar_gitlab_last_update(const lunar_gitlab *g); /* borrowed, or NULL */
 
+/* Called once per attempt that ended, for metrics: the endpoint
+ * ("runners/verify", "jobs/request", "jobs", "jobs/trace") and the HTTP status
+ * (0: no response). */
+typedef void (*lunar_gitlab_observe_fn)(const char *endpoint, long status, void *ud);
+void lunar_gitlab_observe(lunar_gitlab *g, lunar_gitlab_observe_fn fn, void *ud);
+
 /* Requests sent so far (attempts) and retries among them. */
 void lunar_gitlab_stats(const lunar_gitlab *g, long *requests, long *retries);
 

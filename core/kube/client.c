@@ -59,6 +59,8 @@ struct lunar_kube_client {
   struct stat token_st;
   unsigned rnd;
   long requests, retries;
+  lunar_kube_observe_fn observe;
+  void *observe_ud;
 };
 
 static void begin_attempt(lunar_kube_call *call);
@@ -87,6 +89,11 @@ int lunar_kube_client_new(lunar_loop *loop, lunar_kube_config *cfg, const lunar_
 
 const lunar_kube_config *lunar_kube_client_config(const lunar_kube_client *c) { return c->cfg; }
 lunar_loop *lunar_kube_client_loop(const lunar_kube_client *c) { return c->loop; }
+
+void lunar_kube_client_observe(lunar_kube_client *c, lunar_kube_observe_fn fn, void *ud) {
+  c->observe = fn;
+  c->observe_ud = ud;
+}
 
 void lunar_kube_client_stats(const lunar_kube_client *c, long *requests, long *retries) {
   if (requests) *requests = c->requests;
@@ -360,6 +367,7 @@ static void on_done(lunar_loop *loop, CURL *easy, CURLcode result, void *ud) {
   lunar_error err = {0};
   long status = 0;
   curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (c->observe) c->observe(&call->target, result == CURLE_OK || status ? status : 0, c->observe_ud);
   long timeout = call->on_line ? call->timeout_ms : c->opt.timeout_ms;
 
   if (call->streaming) {

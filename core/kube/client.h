@@ -91,6 +91,11 @@ void lunar_kube_client_free(lunar_kube_client *c);
 const lunar_kube_config *lunar_kube_client_config(const lunar_kube_client *c); /* borrowed */
 lunar_loop *lunar_kube_client_loop(const lunar_kube_client *c);                /* borrowed */
 
+/* Called once per attempt that ended (a response, or none: status 0), for
+ * metrics. `target` is borrowed for the call. */
+typedef void (*lunar_kube_observe_fn)(const lunar_kube_target *target, long status, void *ud);
+void lunar_kube_client_observe(lunar_kube_client *c, lunar_kube_observe_fn fn, void *ud);
+
 /* Counters since the client was created: HTTP requests sent (attempts) and
  * retries among them. */
 void lunar_kube_client_stats(const lunar_kube_client *c, long *requests, long *retries);

@@ -27,8 +27,16 @@ struct lunar_loop_timer {
   struct lunar_loop_timer *next;
 };
 
+typedef struct fdwatch {
+  int fd;
+  lunar_loop_fd_fn fn;
+  void *ud;
+  struct fdwatch *next;
+} fdwatch;
+
 struct lunar_loop {
   CURLM *multi;
+  fdwatch *fds;       /* descriptors of lunar's own (a listening socket, its clients) */
   CURLSH *share;      /* TLS sessions and DNS shared by every transfer */
   int epfd;
   long long curl_due; /* libcurl's own timer; -1 when unset */
@@ -120,6 +128,10 @@ void lunar_loop_free(lunar_loop *loop) {
     next = t->next;
     free(t);
   }
+  for (fdwatch *w = loop->fds, *next; w; w = next) {
+    next = w->next;
+    free(w);
+  }
   if (loop->multi) curl_multi_cleanup(loop->multi);
   if (loop->share) curl_share_cleanup(loop->share); /* refused (kept) while an easy handle uses it */
   if (loop->epfd >= 0) close(loop->epfd);
@@ -127,6 +139,35 @@ void lunar_loop_free(lunar_loop *loop) {
 }
 
 CURLM *lunar_loop_multi(lunar_loop *loop) { return loop->multi; }
+
+int lunar_loop_watch_fd(lunar_loop *loop, int fd, lunar_loop_fd_fn fn, void *ud, lunar_error *err) {
+  fdwatch *w = calloc(1, sizeof *w);
+  if (!w) return lunar_error_set(err, LUNAR_ENOMEM, "event loop: out of memory");
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+  if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    free(w);
+    return lunar_error_set(err, LUNAR_EIO, "event loop: cannot watch descriptor %d: %s", fd,
+                           strerror(errno));
+  }
+  w->fd = fd;
+  w->fn = fn;
+  w->ud = ud;
+  w->next = loop->fds;
+  loop->fds = w;
+  return LUNAR_OK;
+}
+
+void lunar_loop_unwatch_fd(lunar_loop *loop, int fd) {
+  for (fdwatch **p = &loop->fds; *p; p = &(*p)->next) {
+    if ((*p)->fd == fd) {
+      fdwatch *w = *p;
+      *p = w->next;
+      epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+      free(w);
+      return;
+    }
+  }
+}
 
 int lunar_loop_add(lunar_loop *loop, CURL *easy, lunar_loop_done_fn done, void *ud,
                    lunar_error *err) {
@@ -305,6 +346,12 @@ int lunar_loop_run_once(lunar_loop *loop, long max_wait_ms, lunar_error *err) {
     return lunar_error_set(err, LUNAR_EIO, "event loop: epoll_wait failed: %s", strerror(errno));
   }
   for (int i = 0; i < n; i++) {
+    fdwatch *w = loop->fds;
+    while (w && w->fd != evs[i].data.fd) w = w->next;
+    if (w) {
+      w->fn(loop, w->fd, w->ud); /* may unwatch (and close) it */
+      continue;
+    }
     int flags = 0;
     if (evs[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
     if (evs[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;

@@ -48,6 +48,16 @@ void lunar_loop_free(lunar_loop *loop);
  * loop owns CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION and their data. */
 CURLM *lunar_loop_multi(lunar_loop *loop);
 
+/* Called when a watched descriptor is readable (or closed by the peer). */
+typedef void (*lunar_loop_fd_fn)(lunar_loop *loop, int fd, void *ud);
+
+/* Watches a descriptor of lunar's own (not libcurl's) for input: a listening
+ * socket and its clients. The descriptor stays the caller's; unwatch it
+ * before closing it (from its own callback too). Errors: LUNAR_ENOMEM,
+ * LUNAR_EIO. */
+int lunar_loop_watch_fd(lunar_loop *loop, int fd, lunar_loop_fd_fn fn, void *ud, lunar_error *err);
+void lunar_loop_unwatch_fd(lunar_loop *loop, int fd);
+
 /* Starts `easy` (owned by the caller, who must keep it alive until `done` or
  * lunar_loop_remove). The loop owns the handle's CURLOPT_PRIVATE and sets its
  * CURLOPT_SHARE (TLS sessions and DNS of all transfers): clean the handle up

@@ -12,6 +12,7 @@
 #include "kube/ops.h"
 #include "kube/watch.h"
 #include "loop/loop.h"
+#include "metrics/server.h"
 #include "runner/podstate.h"
 #include "trace/trace.h"
 
@@ -42,6 +43,7 @@ struct lunar_runner {
   long poll_timeout_s;
   int print_warnings;
   long kube_requests_before; /* for per-job request counts */
+  lunar_server *server;       /* listen_address: /metrics, /healthz */
 };
 
 /* The runner's log: one line on stderr, "TIME LEVEL [job=ID] message". */
@@ -55,6 +57,12 @@ void lunar_job_pod_event(lunar_job *j, const char *type, json_t *pod);
 lunar_job *lunar_job_find(lunar_runner *r, const char *pod_name);
 lunar_job *lunar_job_next(const lunar_job *j);
 void lunar_job_abort(lunar_job *j, const char *why);
+/* metrics.c: counted by job.c and runner.c */
+int lunar_runner_metrics_start(lunar_runner *r, const char *address, lunar_error *err);
+void lunar_runner_count_job(lunar_runner *r, const char *state, const char *reason, double seconds,
+                            double to_start, size_t bytes, size_t masked_bytes);
+void lunar_runner_count(lunar_runner *r, const char *what); /* "resumed", "prepare", "handler" */
+
 /* The runner calls this when a job is gone (from job.c). */
 void lunar_runner_job_ended(lunar_runner *r, lunar_job *j);
 

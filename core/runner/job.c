@@ -102,8 +102,10 @@ static void tprintf(lunar_job *j, const char *fmt, ...) {
 
 static void emit(lunar_job *j, const char *event, json_t *data) {
   lunar_error err;
-  if (lunar_entry_emit(j->entry, event, j->summary, data, &err) != LUNAR_OK)
+  if (lunar_entry_emit(j->entry, event, j->summary, data, &err) != LUNAR_OK) {
     lunar_log("warning", j->id, "handler on.%s failed: %s", event, err.msg);
+    lunar_runner_count(j->r, "handler");
+  }
   json_decref(data);
 }
 
@@ -228,6 +230,10 @@ static void try_free(lunar_job *j) {
     json_object_set_new(data, "gitlab_requests",
                         json_integer(lunar_gitlab_report_requests(j->report)));
   emit(j, "job_finished", data);
+  lunar_runner_count_job(j->r, j->success ? "success" : "failed", j->success ? NULL : j->final_reason,
+                         secs(j->t_finished - j->t_received),
+                         j->t_running && !j->resumed ? secs(j->t_running - j->t_received) : -1,
+                         lunar_trace_size(j->trace), lunar_trace_masked_count(j->trace));
   }
   lunar_runner *r = j->r;
   for (lunar_job **p = &r->jobs; *p; p = &(*p)->next)
@@ -871,6 +877,7 @@ void lunar_job_start(lunar_runner *r, const char *payload, size_t len) {
   if (!ok) {
     tprintf(j, RED "ERROR: %s" RESET "\n", err.msg);
     lunar_log("error", j->id, "cannot prepare the job: %s", err.msg);
+    lunar_runner_count(j->r, "prepare");
     lunar_gitlab_report_start(j->report);
     finish(j, 0, "runner_configuration_error", 0, "the job could not be prepared (see above)");
     return;
@@ -941,6 +948,7 @@ static void on_probe(int rc, size_t size, void *ud) {
   }
   lunar_gitlab_report_start(j->report);
   lunar_log("info", j->id, "resumed: Pod %s, GitLab holds %zu trace bytes", j->pod_name, size);
+  lunar_runner_count(j->r, "resumed");
   emit(j, "job_resumed", json_pack("{s:s, s:I}", "pod", j->pod_name, "trace_offset", (json_int_t)size));
   if (j->timeout_s > 0) {
     long long created = 0;

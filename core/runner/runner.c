@@ -311,6 +311,8 @@ static int startup(lunar_runner *r, const lunar_runner_options *opt, lunar_error
             LUNAR_VERSION, sget(s, "name"), sget(s, "url"), lunar_kube_client_config(r->kube)->server,
             r->ns, r->concurrent);
 
+  if ((rc = lunar_runner_metrics_start(r, sget(s, "listen_address"), err)) != LUNAR_OK) return rc;
+
   /* the token */
   sync_result v = {0};
   if ((rc = lunar_gitlab_verify(r->gitlab, gitlab_sync_done, &v, NULL, err)) != LUNAR_OK) return rc;
@@ -386,6 +388,7 @@ static void reload(lunar_runner *r, const lunar_runner_options *opt) {
 }
 
 static void shutdown_all(lunar_runner *r) {
+  lunar_server_free(r->server);
   lunar_kube_watch_stop(r->watch);
   lunar_gitlab_free(r->gitlab);
   lunar_kube_client_free(r->kube);

@@ -88,6 +88,7 @@ function M.settings(runner)
     check_interval = cfg.check_interval or 3,
     output_limit = cfg.output_limit or 4096,
     shutdown_timeout = cfg.shutdown_timeout or 30,
+    listen_address = cfg.listen_address,
     kubernetes = kube,
     handlers = lunar.json.array(on),
     version = M.VERSION,

@@ -244,6 +244,7 @@ M.runner = T.record {
   post_build_script = S,
   kubernetes = M.kubernetes,
   shutdown_timeout = I,
+  listen_address = S,
   system_id = S,
   on = T.record(handlers),
   stages = stage_overrides,
