@@ -8,6 +8,7 @@
 #include "patch/luapatch.h"
 #include "pod/pod.h"
 #include "toml/toml.h"
+#include "util/http.h"
 #include "util/luautil.h"
 #include "yaml/yaml.h"
 
@@ -21,6 +22,7 @@ static const luaL_Reg submodules[] = {
     {"patch", lunar_patch_open},
     {"kube", lunar_kube_open},
     {"toml", lunar_toml_open},
+    {"http", lunar_http_open},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
