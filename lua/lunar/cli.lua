@@ -183,7 +183,7 @@ end
 
 -- Commands that live in their own modules (lunar.commands.NAME, each with
 -- `help` and `run(args, cli)`).
-for _, name in ipairs { "migrate" } do
+for _, name in ipairs { "doctor", "migrate" } do
   local cmd = require("lunar.commands." .. name)
   HELP[name] = cmd.help
   commands[name] = function(args)
