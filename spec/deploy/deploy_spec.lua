@@ -107,15 +107,21 @@ describe("deploy/", function()
     for lib in p:read("a"):gmatch("Shared library: %[([^%]]+)%]") do needed[#needed + 1] = lib end
     p:close()
     assert.is_true(#needed > 3, "readelf found the libraries")
+    local m = io.popen("gcc -print-multiarch")
+    local multiarch = m:read("l")
+    m:close()
     local base = { libc6 = true, ["libgcc-s1"] = true } -- in every Debian image
     for _, lib in ipairs(needed) do
-      local q = io.popen("dpkg -S " .. H.q("*/" .. lib) .. " 2>/dev/null")
+      -- the sanitizer runtimes of `make test-asan`'s build are not the image's
+      if lib:match("^lib[aul]?b?san") or lib:match("^libubsan") then goto next end
+      local q = io.popen("dpkg -S " .. H.q("*/" .. multiarch .. "/" .. lib) .. " 2>/dev/null")
       local pkg = (q:read("l") or ""):match("^([^:]+)")
       q:close()
       assert.truthy(pkg, "no package ships " .. lib)
       if not base[pkg] then
         assert.truthy(runtime:find(" " .. pkg:gsub("%p", "%%%0") .. "[%s\\]"), "the image does not install " .. pkg .. " (" .. lib .. ")")
       end
+      ::next::
     end
   end)
 end)
