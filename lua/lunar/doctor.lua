@@ -325,6 +325,7 @@ function M.cluster(r, runner, k, opts)
   -- 4. the namespace
   local ns_set = static(k, "namespace")
   local got, gerr, gstatus = c:get("namespaces", ns)
+  local ns_unknown = gstatus == 403
   if got or gstatus == 403 then
     if got and got.status and got.status.phase == "Terminating" then
       r.add("namespace", "problem", "namespace " .. ns .. " is being deleted", "set kubernetes.namespace to another namespace")
@@ -365,8 +366,9 @@ function M.cluster(r, runner, k, opts)
     for _, p in ipairs(missing) do names[#names + 1] = p.verb .. " " .. p.resource end
     local role = permissions.role("lunar", ns, missing)
     local binding = permissions.binding("lunar", ns, subject_of(user))
-    r.add("permissions", "problem", string.format("%s cannot %s in namespace %s", user or "this identity",
-      table.concat(names, ", "), ns),
+    r.add("permissions", "problem", string.format("%s cannot %s in namespace %s%s", user or "this identity",
+      table.concat(names, ", "), ns, ns_unknown and #missing == #permissions.checks()
+        and " (nothing at all: does the namespace exist? a RoleBinding cannot exist without it)" or ""),
       "grant them (kubectl apply -f - with this; deploy/role.yaml has the whole Role):\n---\n" .. yaml(role) .. "---\n" .. yaml(binding))
   end
   if not failed then

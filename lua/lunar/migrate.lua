@@ -149,6 +149,21 @@ local function slug(s)
   return s ~= "" and s or nil
 end
 
+-- Whether GitLab Runner applies pod_spec for runner `r`: the flag in
+-- [runners.feature_flags] or in environment (job variables can turn it on too,
+-- per job; lunar cannot know that).
+local function advanced_pod_spec(r)
+  local flags = type(r.feature_flags) == "table" and r.feature_flags or {}
+  if flags.FF_USE_ADVANCED_POD_SPEC_CONFIGURATION ~= nil then
+    return flags.FF_USE_ADVANCED_POD_SPEC_CONFIGURATION == true
+  end
+  for _, e in ipairs(type(r.environment) == "table" and r.environment or {}) do
+    local v = tostring(e):match("^FF_USE_ADVANCED_POD_SPEC_CONFIGURATION=(.*)$")
+    if v then return v == "true" or v == "1" end
+  end
+  return false
+end
+
 -- Migrates one [[runners]] entry. `ctx` = { file, lines, global, index, count }.
 local function migrate_runner(r, ctx)
   local prefix = string.format("runners[%d]", ctx.index)
@@ -279,6 +294,9 @@ local function migrate_runner(r, ctx)
       end
     elseif UNSUPPORTED.kubernetes[key] then
       comment(out.kube_comments, key, value, UNSUPPORTED.kubernetes[key], path)
+    elseif key == "pod_spec" and not advanced_pod_spec(r) then
+      comment(out.kube_comments, key, value, "GitLab Runner ignores pod_spec without FF_USE_ADVANCED_POD_SPEC_CONFIGURATION, "
+        .. "which is not on here; lunar always applies it: uncomment to apply these patches", path)
     elseif kube_fields[key] then
       kube[key] = value
       korder[key] = path

@@ -133,6 +133,30 @@ log_level = "debug"
     assert.equal(0, status, err)
   end)
 
+  it("comments out pod_spec when GitLab Runner would have ignored it (no FF_USE_ADVANCED_POD_SPEC_CONFIGURATION)", function()
+    local toml = H.write(H.tmpdir() .. "/podspec.toml", [=[
+[[runners]]
+  name = "p"
+  executor = "kubernetes"
+  [runners.kubernetes]
+    namespace = "ci"
+    [[runners.kubernetes.pod_spec]]
+      name = "hostname"
+      patch_type = "merge"
+      patch = "hostname: ci"
+]=])
+    local status, out, err = lunar_cmd("migrate " .. H.q(toml))
+    assert.equal(0, status, err)
+    assert.matches('-- pod_spec = { { name = "hostname", patch_type = "merge", patch = "hostname: ci" } }  ('
+      .. toml .. ":6) GitLab Runner ignores pod_spec without FF_USE_ADVANCED_POD_SPEC_CONFIGURATION", out, 1, true)
+    assert.not_matches("\n    pod_spec = ", out)
+    -- with the flag in environment, the patches are live
+    H.write(toml, (H.read(toml):gsub('executor = "kubernetes"', 'executor = "kubernetes"\n  environment = ["FF_USE_ADVANCED_POD_SPEC_CONFIGURATION=true"]')))
+    status, out = lunar_cmd("migrate " .. H.q(toml))
+    assert.equal(0, status)
+    assert.matches("\n    pod_spec = {", out)
+  end)
+
   it("needs -o DIR for several Kubernetes runners, and writes one file each", function()
     local toml = H.write(H.tmpdir() .. "/two.toml", [=[
 [[runners]]
