@@ -7,6 +7,7 @@
 #include "kube/luakube.h"
 #include "patch/luapatch.h"
 #include "pod/pod.h"
+#include "runner/luarunner.h"
 #include "toml/toml.h"
 #include "util/http.h"
 #include "util/luautil.h"
@@ -21,6 +22,7 @@ static const luaL_Reg submodules[] = {
     {"pod", lunar_pod_open},
     {"patch", lunar_patch_open},
     {"kube", lunar_kube_open},
+    {"run", lunar_runner_open_run},
     {"toml", lunar_toml_open},
     {"http", lunar_http_open},
     {NULL, NULL}};

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "kube/retry.h"
+#include "util/backoff.h"
 
 #ifndef LUNAR_VERSION
 #define LUNAR_VERSION "dev"
@@ -79,7 +80,7 @@ int lunar_kube_client_new(lunar_loop *loop, lunar_kube_config *cfg, const lunar_
   if (c->opt.connect_timeout_ms <= 0) c->opt.connect_timeout_ms = LUNAR_KUBE_CONNECT_TIMEOUT_DEFAULT_MS;
   lunar_kube_retry_policy_init(&c->policy, c->opt.retry_limit, c->opt.retry_backoff_max_ms);
   lunar_kube_bucket_init(&c->bucket, c->opt.qps, c->opt.burst, lunar_loop_now());
-  c->rnd = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)c;
+  c->rnd = lunar_backoff_seed(c);
   *out = c;
   return LUNAR_OK;
 }
@@ -338,8 +339,7 @@ static void schedule_retry(lunar_kube_call *call, long delay_ms) {
 }
 
 static long delay_for(lunar_kube_client *c, int attempt, long retry_after_ms) {
-  c->rnd = c->rnd * 1103515245u + 12345u;
-  return lunar_kube_retry_delay(&c->policy, attempt, retry_after_ms, c->rnd >> 8);
+  return lunar_kube_retry_delay(&c->policy, attempt, retry_after_ms, lunar_backoff_next(&c->rnd));
 }
 
 static long next_delay(lunar_kube_call *call) {

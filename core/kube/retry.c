@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/backoff.h"
+
 void lunar_kube_retry_policy_init(lunar_kube_retry_policy *p, int limit, long backoff_max_ms) {
   p->limit = limit > 0 ? limit : LUNAR_KUBE_RETRY_LIMIT_DEFAULT;
   if (backoff_max_ms <= 0) backoff_max_ms = LUNAR_KUBE_BACKOFF_MAX_DEFAULT_MS;
@@ -32,11 +34,7 @@ int lunar_kube_retry_retryable(int curl_code, long status) {
 
 long lunar_kube_retry_delay(const lunar_kube_retry_policy *p, int attempt, long retry_after_ms,
                             unsigned rnd) {
-  long d = LUNAR_KUBE_BACKOFF_BASE_MS;
-  for (int i = 1; i < attempt && d < p->backoff_max_ms; i++) d *= 2;
-  if (d > p->backoff_max_ms) d = p->backoff_max_ms;
-  long half = d / 2;
-  d = half + (long)(rnd % (unsigned long)(d - half + 1));
+  long d = lunar_backoff_delay(LUNAR_KUBE_BACKOFF_BASE_MS, p->backoff_max_ms, attempt, rnd);
   if (retry_after_ms >= 0) {
     if (retry_after_ms > LUNAR_KUBE_RETRY_AFTER_MAX_MS) retry_after_ms = LUNAR_KUBE_RETRY_AFTER_MAX_MS;
     if (d < retry_after_ms) d = retry_after_ms;
@@ -45,20 +43,7 @@ long lunar_kube_retry_delay(const lunar_kube_retry_policy *p, int attempt, long 
 }
 
 long lunar_kube_retry_after_ms(const char *value, time_t now) {
-  if (!value) return -1;
-  while (*value == ' ' || *value == '\t') value++;
-  if (!*value) return -1;
-  if (*value >= '0' && *value <= '9') {
-    char *end;
-    double secs = strtod(value, &end);
-    while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
-    if (*end || secs < 0) return -1;
-    if (secs > 86400) secs = 86400;
-    return (long)(secs * 1000);
-  }
-  time_t at = curl_getdate(value, NULL);
-  if (at == (time_t)-1) return -1;
-  return at <= now ? 0 : (long)(at - now) * 1000;
+  return lunar_backoff_header_ms(value, now);
 }
 
 void lunar_kube_bucket_init(lunar_kube_bucket *b, double qps, int burst, long long now_ms) {

@@ -3,7 +3,9 @@
  * jitter, Retry-After) and the client-side rate limit (a token bucket).
  *
  * Pure functions of their inputs (time and randomness are parameters), so
- * they are unit-tested without a server or a clock.
+ * they are unit-tested without a server or a clock. The backoff arithmetic
+ * and the header parsing are util/backoff.h's, shared with the GitLab client;
+ * this file holds the Kubernetes policy (what to retry, base and caps).
  */
 #ifndef LUNAR_KUBE_RETRY_H
 #define LUNAR_KUBE_RETRY_H
