@@ -9,6 +9,10 @@ return lunar.runner {
   url = "https://gitlab.example.com",
   token_file = "/var/run/secrets/lunar/token",
   concurrent = 10,
+  -- on SIGTERM (a rollout, a node drain) running jobs get this long to finish
+  -- before they are aborted; the Deployment's terminationGracePeriodSeconds is
+  -- this plus 30 s for the aborts and final updates
+  shutdown_timeout = 600,
   kubernetes = {
     namespace = "ci",
     image = "alpine:3.20",

@@ -26,7 +26,6 @@ local UNSUPPORTED = {
     log_level = "lunar logs every event to stderr; there are no log levels to choose",
     log_format = "lunar's log lines are plain text on stderr",
     listen_address = "the metrics and health endpoint comes with `lunar run` (see deploy/ for its port)",
-    shutdown_timeout = "set the Deployment's terminationGracePeriodSeconds in deploy/ instead",
     session_server = "interactive web terminals need pods/exec, which lunar never uses",
     sentry_dsn = "lunar does not report to Sentry",
     connection_max_age = "lunar keeps its GitLab connection open; HTTP/2 multiplexes requests over it",
@@ -193,8 +192,8 @@ local function migrate_runner(r, ctx)
   local secret_name = function(what) return one and what or (name .. "-" .. what) end
 
   -- global settings that lunar keeps per runner
-  for _, key in ipairs { "concurrent", "check_interval" } do
-    -- check_interval = 0 means "the default" in GitLab Runner, as leaving it out does here
+  for _, key in ipairs { "concurrent", "check_interval", "shutdown_timeout" } do
+    -- 0 means "the default" in GitLab Runner, as leaving the key out does here
     if ctx.global[key] ~= nil and ctx.global[key] ~= 0 then
       settings[key] = ctx.global[key]
       order[key] = key
@@ -371,6 +370,9 @@ local function write_runner(m, ctx)
   if ctx.global.concurrent ~= nil and ctx.count > 1 then
     entries[#entries + 1] = { line = 0, text = "-- concurrent is global in config.toml; here it is this runner's own" }
   end
+  if m.settings.shutdown_timeout then
+    entries[#entries + 1] = { line = 0, text = "-- shutdown_timeout: give the runner's Pod a terminationGracePeriodSeconds above it (deploy/)" }
+  end
   emit(entries, "  ")
 
   local kentries = {}
@@ -404,7 +406,7 @@ function M.migrate(text, file)
     return l and string.format("%s:%d", file, l) or file
   end
   for key, _ in pairs(doc) do
-    if key ~= "runners" and key ~= "concurrent" and key ~= "check_interval" then
+    if key ~= "runners" and key ~= "concurrent" and key ~= "check_interval" and key ~= "shutdown_timeout" then
       result.notes[#result.notes + 1] = string.format("%s: %s: not migrated: %s", where(key), key,
         UNSUPPORTED[""][key] or "not a lunar setting")
     end

@@ -19,6 +19,17 @@ M.rules = {
     why = "report why a Pod does not start (pull errors, scheduling)" },
 }
 
+-- Rows of M.rules that no request of the C core makes yet, and why they are
+-- granted all the same ("verb resource" -> why). spec/deploy scans core/ for
+-- the requests it makes: each one must be in M.rules, and each row of M.rules
+-- must be made by the core or be listed here, so the Role stays exact.
+M.ahead = {
+  ["get pods"] = "read one Pod (after a restart, before a log stream); the runner reads Pods from its watch and list today",
+  ["delete secrets"] = "delete a job Secret whose Pod could not be created; today the Secret is owned by the Pod and goes with it",
+  ["list events"] = "report why a Pod does not start (print_pod_warning_events)",
+  ["watch events"] = "report why a Pod does not start (print_pod_warning_events)",
+}
+
 -- Permissions lunar must not have; doctor warns when they are granted.
 M.never = {
   { group = "", resource = "pods/exec", verb = "create", why = "lunar never runs commands in a Pod through the API server" },

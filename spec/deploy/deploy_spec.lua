@@ -42,6 +42,37 @@ describe("deploy/", function()
     end
   end)
 
+  it("lists every request the C core makes, and nothing it does not make but the rows explained as ahead", function()
+    -- the core's requests: lunar_kube_VERB(client, "resource", ...) outside the client itself
+    local used, sites = {}, {}
+    local p = io.popen("find " .. H.q(H.root .. "/core") .. " -name '*.c' -not -path '*/core/kube/*'")
+    for file in p:lines() do
+      local text = H.read(file)
+      for verb, res in text:gmatch("lunar_kube_(%a+)%s*%([^,]+,%s*\"([%w/]+)\"") do
+        verb = ({ get = "get", list = "list", create = "create", delete = "delete", patch = "patch" })[verb]
+        if verb then used[verb .. " " .. res] = true; sites[verb .. " " .. res] = file end
+      end
+      for verb, res in text:gmatch("lunar_kube_(watch_start)%s*%([^,]+,%s*\"([%w/]+)\"") do
+        used["watch " .. res] = true; sites["watch " .. res] = file
+      end
+      if text:find("lunar_kube_logs_start%s*%(") then used["get pods/log"] = true end
+    end
+    p:close()
+    assert.truthy(used["create pods"], "the scan finds the core's requests")
+    local listed = {}
+    for _, c in ipairs(permissions.checks()) do listed[c.verb .. " " .. c.resource] = true end
+    for perm in pairs(used) do
+      assert.truthy(listed[perm], perm .. " is requested in " .. tostring(sites[perm]) .. " but not in lua/lunar/permissions.lua")
+    end
+    for perm in pairs(listed) do
+      if not used[perm] then
+        assert.truthy(permissions.ahead[perm], perm .. " is granted but the core never requests it: remove it, or explain it in permissions.ahead")
+      else
+        assert.is_nil(permissions.ahead[perm], perm .. " is requested now: remove it from permissions.ahead")
+      end
+    end
+  end)
+
   it("has the README's permissions table from the same list", function()
     local readme = H.read(H.root .. "/README.md")
     local block = readme:match("<!%-%- permissions:begin %-%->\n(.-)<!%-%- permissions:end %-%->")
@@ -87,6 +118,12 @@ describe("deploy/", function()
     assert.truthy(secret.stringData.token)
     -- jobs run in the namespace the Role is applied to
     assert.equal(k.namespace, text:match('namespace = "([^"]+)"'))
+  end)
+
+  it("gives the runner shutdown_timeout and 30 s more before the kubelet kills it", function()
+    local shutdown = tonumber(H.read(deploy .. "runner.lua"):match("shutdown_timeout = (%d+)"))
+    assert.truthy(shutdown, "runner.lua sets shutdown_timeout")
+    assert.equal(shutdown + 30, pod.terminationGracePeriodSeconds)
   end)
 
   it("has an entrypoint that passes lunar check", function()
