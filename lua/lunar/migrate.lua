@@ -304,6 +304,18 @@ local function migrate_runner(r, ctx)
     end
   end
 
+  -- GitLab Runner runs jobs in "default" when namespace is not set; lunar would
+  -- take the kubeconfig context's or the service account's first: keep "default"
+  -- and say so (a namespace never set is the classic "forbidden in default").
+  if kube.namespace == nil and k.namespace == nil then
+    kube.namespace = "default"
+    korder.namespace = kprefix
+    out.kube_comments[#out.kube_comments + 1] = {
+      path = kprefix,
+      text = "namespace was not set in config.toml, where GitLab Runner then uses \"default\": set the namespace your Role is in",
+    }
+  end
+
   -- Values lunar would refuse: commented out with lunar's message.
   local candidate = {}
   for key, value in pairs(settings) do candidate[key] = value end

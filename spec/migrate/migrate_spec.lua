@@ -183,6 +183,11 @@ shutdown_timeout = 120
     status, _, err = lunar_cmd("migrate -o " .. H.q(dir) .. " " .. H.q(toml))
     assert.equal(0, status, err)
     assert.matches('namespace = "one"', H.read(dir .. "/a.lua"), 1, true)
+    -- a runner without namespace keeps GitLab Runner's "default", with a note
+    toml = H.write(H.tmpdir() .. "/nons.toml", '[[runners]]\n  name = "n"\n  executor = "kubernetes"\n  [runners.kubernetes]\n    image = "alpine"\n')
+    local _, text = lunar_cmd("migrate " .. H.q(toml))
+    assert.matches('namespace = "default",', text, 1, true)
+    assert.matches('-- namespace was not set in config.toml, where GitLab Runner then uses "default"', text, 1, true)
     -- global settings lunar keeps per runner
     assert.matches("shutdown_timeout = 120,", H.read(dir .. "/a.lua"), 1, true)
     assert.matches("shutdown_timeout = 120,", H.read(dir .. "/b.lua"), 1, true)
