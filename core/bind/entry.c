@@ -117,6 +117,7 @@ int lunar_entry_load(lua_State *parent, const char *path, lunar_entry **out, lun
   rc = lunar_json_from_lua(L, -1, "settings", &e->settings, err);
   lua_pop(L, 1);
   if (rc != LUNAR_OK) goto fail;
+  lua_gc(L, LUA_GCCOLLECT);
   *out = e;
   return LUNAR_OK;
 

@@ -18,6 +18,7 @@ static int l_run(lua_State *L) {
   }
   lunar_error err;
   err.msg[0] = '\0';
+  lua_gc(L, LUA_GCCOLLECT); /* this state only waits from now on */
   int status = lunar_runner_main(&o, &err);
   lua_pushinteger(L, status);
   if (status != 0) lua_pushstring(L, err.msg);

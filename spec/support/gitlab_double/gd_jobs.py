@@ -29,6 +29,7 @@ class Job:
         self.archive = None                    # the stored archive blob dependents download
         self.failure_reason = self.exit_code = None
         self.created = time.time()
+        self.picked_at = None                  # when jobs/request handed it out
         self.finished = None
 
     def record(self, with_payload=True):
@@ -39,7 +40,8 @@ class Job:
             "trace": bytes(self.trace).decode("utf-8", "replace"), "trace_bytes": len(self.trace),
             "trace_checksum": crc32_text(self.trace), "patches": list(self.patches),
             "updates": list(self.updates), "artifacts": [dict(a) for a in self.artifacts],
-            "downloads": list(self.downloads), "created": self.created, "finished": self.finished,
+            "downloads": list(self.downloads), "created": self.created, "picked_at": self.picked_at,
+            "finished": self.finished,
         }
         if self.archive:
             r["artifacts_file"] = {"filename": self.archive["filename"], "size": self.archive["size"]}
@@ -106,6 +108,7 @@ class State:
                 j = self.jobs[self.queue.pop(0)]
                 if j.status == "pending":
                     j.picked = True
+                    j.picked_at = time.time()
                     return j
             return None
 
