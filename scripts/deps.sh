@@ -10,7 +10,7 @@ declare -A probe=(
   [cmake]=cmd:cmake [gcc]=cmd:gcc [make]=cmd:make [pkg-config]=cmd:pkg-config
   [lua5.4]=cmd:lua5.4 [liblua5.4-dev]=pc:lua5.4 [libcurl4-openssl-dev]=pc:libcurl
   [libjansson-dev]=pc:jansson [libyaml-dev]=pc:yaml-0.1 [libssl-dev]=pc:openssl
-  [libpcre2-dev]=pc:libpcre2-8
+  [libpcre2-dev]=pc:libpcre2-8 [g++]=cmd:g++ [libtomlplusplus-dev]=pc:tomlplusplus
   [lua-busted]=file:/usr/share/lua/5.4/busted/runner.lua [python3]=cmd:python3
   [git]=cmd:git [openssl]=cmd:openssl [util-linux]=cmd:unshare [curl]=cmd:curl
   [nodejs]=cmd:node [npm]=cmd:npm [prometheus]=cmd:promtool

@@ -8,6 +8,8 @@
 #include "patch/luapatch.h"
 #include "pod/pod.h"
 #include "runner/luarunner.h"
+#include "toml/toml.h"
+#include "util/http.h"
 #include "util/luautil.h"
 #include "yaml/yaml.h"
 
@@ -21,6 +23,8 @@ static const luaL_Reg submodules[] = {
     {"patch", lunar_patch_open},
     {"kube", lunar_kube_open},
     {"run", lunar_runner_open_run},
+    {"toml", lunar_toml_open},
+    {"http", lunar_http_open},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {

@@ -21,6 +21,7 @@ static const resource_info resources[] = {
     {"namespaces", "", "v1", 0},
     {"poddisruptionbudgets", "policy", "v1", 1},
     {"selfsubjectaccessreviews", "authorization.k8s.io", "v1", 0},
+    {"selfsubjectreviews", "authentication.k8s.io", "v1", 0},
 };
 
 int lunar_kube_path(lunar_kube_target *t, const char *query, char *buf, size_t size,

@@ -14,6 +14,10 @@ Commands:
   render [--format json|yaml] [--all] [RUNNER.lua] JOB.json
                      print the Kubernetes objects lunar creates for a job
   check RUNNER.lua   validate a runner entrypoint
+  doctor [--probe] [--format text|json] RUNNER.lua
+                     check everything a job needs: cluster, identity, permissions, GitLab
+  migrate [-o DIR] config.toml
+                     write runner entrypoints from GitLab Runner's config.toml
   version            print the version
   help [COMMAND]     explain a command
 
@@ -216,6 +220,16 @@ function commands.help(args)
   if topic then return usage_error("help", "no command " .. topic) end
   io.stdout:write(USAGE)
   return 0
+end
+
+-- Commands that live in their own modules (lunar.commands.NAME, each with
+-- `help` and `run(args, cli)`).
+for _, name in ipairs { "doctor", "migrate" } do
+  local cmd = require("lunar.commands." .. name)
+  HELP[name] = cmd.help
+  commands[name] = function(args)
+    return cmd.run(args, { parse = parse, err = err, usage_error = usage_error })
+  end
 end
 
 function M.main(args)

@@ -5,9 +5,11 @@
 //   FAIL examples/basic: Pod ...: data/spec/containers/0/env must be array
 // Exits 1 when any object is invalid or of an unknown kind.
 import fs from "fs";
-import { Pod, Secret, ConfigMap } from "kubernetes-models/v1";
+import { Pod, Secret, ConfigMap, ServiceAccount } from "kubernetes-models/v1";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 
-const kinds = { Pod, Secret, ConfigMap };
+const kinds = { Pod, Secret, ConfigMap, ServiceAccount, Deployment, Role, RoleBinding };
 let failed = 0;
 
 function check(label, obj) {

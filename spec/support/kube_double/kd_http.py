@@ -351,7 +351,11 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/api/v1":
             return self.send_json(200, discovery_core())
         if p == "/apis":
-            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [AUTHZ_GROUP]})
+            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [AUTHZ_GROUP, AUTHN_GROUP]})
+        if p == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
+            if m != "POST":
+                raise S.method_not_supported("selfsubjectreviews.authentication.k8s.io", _verb_word(m))
+            return self.ssr()
         if p == "/apis/authorization.k8s.io":
             return self.send_json(200, dict(AUTHZ_GROUP, kind="APIGroup", apiVersion="v1"))
         if p == "/apis/authorization.k8s.io/v1":
@@ -495,6 +499,20 @@ class Handler(BaseHTTPRequestHandler):
         md.setdefault("creationTimestamp", None)
         self.send_json(201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                              "metadata": md, "spec": spec, "status": st})
+
+    # ------------------------------------------------------------------ SelfSubjectReview
+
+    def ssr(self):
+        """Who the caller is (authentication.k8s.io/v1, GA in Kubernetes 1.28): any
+        authenticated user may ask."""
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise S.bad_request("Object 'Kind' is missing in '%s'" % json.dumps(body))
+        md = dict(body.get("metadata") or {})
+        md.setdefault("creationTimestamp", None)
+        self.send_json(201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                             "metadata": md, "status": {"userInfo": {
+                                 "username": self.user.name, "groups": list(self.user.groups)}}})
 
     # ------------------------------------------------------------------ list and watch
 
@@ -756,6 +774,10 @@ class Handler(BaseHTTPRequestHandler):
 AUTHZ_GROUP = {"name": "authorization.k8s.io",
                "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
                "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}}
+
+AUTHN_GROUP = {"name": "authentication.k8s.io",
+               "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}],
+               "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"}}
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 

@@ -130,6 +130,19 @@ class ApiTest(DoubleTestCase):
         r = kd.post(path, {"spec": {}}, auth="restricted")
         self.assertEqual((r.status, r.body["reason"]), (422, "Invalid"))
 
+    def test_self_subject_review(self):
+        kd = self.kd
+        path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+        body = {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1"}
+        r = kd.post(path, body, auth="restricted")
+        self.assertEqual((r.status, r.body["kind"]), (201, "SelfSubjectReview"))
+        self.assertEqual(r.body["status"]["userInfo"]["username"], "system:serviceaccount:ci:restricted")
+        self.assertIn("system:authenticated", r.body["status"]["userInfo"]["groups"])
+        r = kd.post(path, body, auth="cert")
+        self.assertEqual(r.body["status"]["userInfo"]["username"], "lunar-admin")
+        self.assertIn("system:masters", r.body["status"]["userInfo"]["groups"])
+        self.assertEqual(kd.get(path, auth="admin").status, 405)
+
     # -- CRUD and error bodies
 
     def test_secret_crud_and_errors(self):
