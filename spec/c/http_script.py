@@ -25,6 +25,7 @@ PUT /__script with a SCRIPT body replaces the script and empties the record
 """
 import email.utils
 import json
+import os
 import re
 import sys
 import threading
@@ -113,7 +114,10 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
-    server.serve_forever()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    parent = os.getppid()
+    while os.getppid() == parent:  # the test died without stopping us: go too
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":
