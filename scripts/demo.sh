@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# `make demo`: renders the Pod lunar would create for a sample job (the
-# postgres-service example: a runner with services and pull-policy policies),
-# with the real lunar binary, then checks it against the Kubernetes schema.
+# `make demo`: a real `lunar run` process runs a sample pipeline (a job that
+# clones, a job with a service, a job that uploads an artifact, a failing job)
+# end to end against the bundled GitLab and Kubernetes test doubles, printing
+# each job's trace and final state (see scripts/demo.lua).
 # usage: demo.sh path/to/lunar
 set -euo pipefail
-lunar=${1:?usage: demo.sh path/to/lunar}
+lunar=$(cd "$(dirname "${1:?usage: demo.sh path/to/lunar}")" && pwd)/$(basename "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
-example=$root/examples/postgres-service
-echo "== lunar check $example/runner.lua"
-"$lunar" check "$example/runner.lua"
-echo
-echo "== lunar render --format yaml $example/runner.lua $example/job.json"
-"$lunar" render --format yaml "$example/runner.lua" "$example/job.json"
+cd "$root"
+export LUNAR_SOURCE_DIR="$root" LUNAR_BIN="$lunar"
+export LUA_PATH="$root/lua/?.lua;$root/spec/lua/?.lua;$root/?.lua;;"
+exec "$lunar" lua "$root/scripts/demo.lua"

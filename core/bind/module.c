@@ -7,6 +7,7 @@
 #include "kube/luakube.h"
 #include "patch/luapatch.h"
 #include "pod/pod.h"
+#include "runner/luarunner.h"
 #include "util/luautil.h"
 #include "yaml/yaml.h"
 
@@ -19,6 +20,7 @@ static const luaL_Reg submodules[] = {
     {"pod", lunar_pod_open},
     {"patch", lunar_patch_open},
     {"kube", lunar_kube_open},
+    {"run", lunar_runner_open_run},
     {NULL, NULL}};
 
 static const luaL_Reg functions[] = {

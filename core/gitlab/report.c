@@ -17,6 +17,7 @@ struct lunar_gitlab_report {
   char *token;
   int debug_trace;
   long kick_ms, base_interval_ms, interval_ms, touch_ms, final_backoff_ms;
+  int urgent; /* kick_now: the next PATCH goes out kick_ms from now, whatever the interval */
   int final_limit;
   char **reasons;
   size_t nreasons;
@@ -235,6 +236,7 @@ static int patch(lunar_gitlab_report *r, int op, lunar_error *err) {
   r->op_start = r->sent;
   r->op_len = len;
   r->last_patch = lunar_loop_now();
+  r->urgent = 0;
   return LUNAR_OK;
 }
 
@@ -256,7 +258,7 @@ static void plan(lunar_gitlab_report *r) {
   long long at = r->last_accepted + r->touch_ms;
   size_t u = unsent(r);
   if (u > 0) {
-    long long soon = r->last_patch + r->interval_ms;
+    long long soon = r->urgent ? now : r->last_patch + r->interval_ms;
     if (soon < now + r->kick_ms) soon = now + r->kick_ms;
     if (u >= (size_t)LUNAR_REPORT_PATCH_MAX) soon = now;
     if (soon < at) at = soon;
@@ -290,6 +292,11 @@ void lunar_gitlab_report_start(lunar_gitlab_report *r) {
 
 void lunar_gitlab_report_kick(lunar_gitlab_report *r) {
   if (r->phase == PH_RUNNING) plan(r);
+}
+
+void lunar_gitlab_report_kick_now(lunar_gitlab_report *r) {
+  r->urgent = 1;
+  if (r->phase == PH_RUNNING && !r->call) plan(r);
 }
 
 /* ---- the final update ------------------------------------------------------------------ */

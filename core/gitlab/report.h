@@ -114,6 +114,10 @@ void lunar_gitlab_report_start(lunar_gitlab_report *r);
 /* New bytes are in the trace (cheap; call after every write). */
 void lunar_gitlab_report_kick(lunar_gitlab_report *r);
 
+/* New bytes that a person is waiting for (the job's first script output):
+ * the next PATCH goes out kick_ms from now instead of at the interval. */
+void lunar_gitlab_report_kick_now(lunar_gitlab_report *r);
+
 /* The final update: state "success" or "failed", failure_reason (mapped
  * through §8 before it is sent, unless the ack said canceled; ignored for
  * success), exit_code (sent when non-zero). Stops the trace loop (waiting

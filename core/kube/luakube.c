@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bind/call.h"
+#include "bind/entry.h"
 #include "json/luajson.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -114,6 +115,11 @@ static int opt_bool(lua_State *L, int idx, const char *key) {
 
 /* kube.client(settings) -> client | nil, message */
 static int l_client(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUNAR_RUNNER_STATE_KEY) != LUA_TNIL)
+    return luaL_error(L, "lunar.kube is the synchronous client of the CLI and the specs: inside "
+                         "`lunar run` (policies, stages, on handlers) it would block every job of "
+                         "the runner; the runner itself talks to Kubernetes");
+  lua_pop(L, 1);
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   push_loop(L); /* 2 */

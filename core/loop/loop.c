@@ -29,6 +29,7 @@ struct lunar_loop_timer {
 
 struct lunar_loop {
   CURLM *multi;
+  CURLSH *share;      /* TLS sessions and DNS shared by every transfer */
   int epfd;
   long long curl_due; /* libcurl's own timer; -1 when unset */
   int in_curl;        /* inside a libcurl call: defer add/remove */
@@ -97,6 +98,13 @@ int lunar_loop_new(lunar_loop **out, lunar_error *err) {
   curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
   curl_multi_setopt(loop->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  /* A new connection to a server seen before resumes its TLS session: one
+   * thread, so no locks. */
+  loop->share = curl_share_init();
+  if (loop->share) {
+    curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  }
   *out = loop;
   return LUNAR_OK;
 }
@@ -113,6 +121,7 @@ void lunar_loop_free(lunar_loop *loop) {
     free(t);
   }
   if (loop->multi) curl_multi_cleanup(loop->multi);
+  if (loop->share) curl_share_cleanup(loop->share); /* refused (kept) while an easy handle uses it */
   if (loop->epfd >= 0) close(loop->epfd);
   free(loop);
 }
@@ -127,6 +136,7 @@ int lunar_loop_add(lunar_loop *loop, CURL *easy, lunar_loop_done_fn done, void *
   x->done = done;
   x->ud = ud;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
+  if (loop->share) curl_easy_setopt(easy, CURLOPT_SHARE, loop->share);
   if (loop->in_curl) {
     x->state = XFER_PENDING_ADD;
     loop->deferred = 1;

@@ -49,7 +49,9 @@ void lunar_loop_free(lunar_loop *loop);
 CURLM *lunar_loop_multi(lunar_loop *loop);
 
 /* Starts `easy` (owned by the caller, who must keep it alive until `done` or
- * lunar_loop_remove). The loop owns the handle's CURLOPT_PRIVATE.
+ * lunar_loop_remove). The loop owns the handle's CURLOPT_PRIVATE and sets its
+ * CURLOPT_SHARE (TLS sessions and DNS of all transfers): clean the handle up
+ * before freeing the loop.
  * Errors: LUNAR_ENOMEM, LUNAR_EIO (libcurl refused the handle). */
 int lunar_loop_add(lunar_loop *loop, CURL *easy, lunar_loop_done_fn done, void *ud,
                    lunar_error *err);

@@ -225,16 +225,27 @@ const char *pod_pull_policy(pod_ctx *c, const char *container, int image_obj, co
   lua_getfield(L, c->k, "allowed_pull_policies");
   if ((has_allowed = read_policies(c, &allowed, "kubernetes.allowed_pull_policies")) < 0) return NULL;
   if (!has_allowed && has_config) allowed = config, has_allowed = 1;
-  if (!has_allowed) { /* nothing configured: whatever the job asks for */
-    lua_pushstring(L, requested.name[0]);
+  /* With a list, the first usable policy is tried first; after an image pull
+   * failure the runner renders again with input.pull_attempt = 1, 2, ... and
+   * each container takes the next one (the last one when it has no more).
+   * input.pull_fallback is set when some container has a policy left. */
+  lua_Integer attempt = 0;
+  pod_int(c, c->in, "pull_attempt", &attempt);
+  const char *usable[8];
+  int n = 0;
+  for (int i = 0; i < requested.n && n < 8; i++) {
+    int ok = !has_allowed; /* nothing configured: whatever the job asks for */
+    for (int j = 0; !ok && j < allowed.n; j++) ok = !strcmp(requested.name[i], allowed.name[j]);
+    if (ok) usable[n++] = requested.name[i];
+  }
+  if (n > 0) {
+    if (attempt + 1 < n) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, c->in, "pull_fallback");
+    }
+    lua_pushstring(L, usable[attempt < n ? attempt : n - 1]);
     return lua_tostring(L, -1);
   }
-  for (int i = 0; i < requested.n; i++)
-    for (int j = 0; j < allowed.n; j++)
-      if (!strcmp(requested.name[i], allowed.name[j])) {
-        lua_pushstring(L, requested.name[i]);
-        return lua_tostring(L, -1);
-      }
   char want[256], ok[256];
   policies_text(&requested, want, sizeof want);
   policies_text(&allowed, ok, sizeof ok);

@@ -9,6 +9,8 @@ local USAGE = [[
 usage: lunar COMMAND [OPTIONS] [ARGS]
 
 Commands:
+  run [--max-jobs N] RUNNER.lua
+                     take jobs from GitLab and run each as a Pod
   render [--format json|yaml] [--all] [RUNNER.lua] JOB.json
                      print the Kubernetes objects lunar creates for a job
   check RUNNER.lua   validate a runner entrypoint
@@ -20,6 +22,30 @@ uses the built-in default runner. Run `lunar COMMAND --help` for details.
 ]]
 
 local HELP = {
+  run = [[
+usage: lunar run [--max-jobs N] RUNNER.lua
+
+Runs the runner declared by RUNNER.lua: verifies its token with GitLab, asks
+for jobs (concurrent, limit, request_concurrency, check_interval) and runs each
+job as one Pod in Kubernetes, streaming its log to GitLab and reporting its
+result. Pods of this runner left by an earlier process are resumed (running
+ones) or cleaned up (finished ones, and ones whose job GitLab no longer runs).
+
+Signals:
+  SIGQUIT  stop taking jobs; exit when the running jobs have finished
+  SIGTERM  the same, and abort what still runs after shutdown_timeout seconds
+  SIGINT   as SIGTERM
+  SIGHUP   load RUNNER.lua again; switch to it only when it is valid
+           (running jobs keep the configuration they started with)
+
+Options:
+  --max-jobs N   exit after N jobs have ended (tests, demos)
+  -h, --help     show this help
+
+Log lines go to stderr, one event a line, with the job id.
+Exit status: 0 after a clean stop; 1 when start-up failed (the error says why:
+the entrypoint, the cluster, the GitLab URL or token).
+]],
   render = [[
 usage: lunar render [--format json|yaml] [--all] [RUNNER.lua] JOB.json
 
@@ -149,6 +175,21 @@ function commands.render(args)
   end
   if not encoded then return err(eerr) end
   io.stdout:write(encoded)
+  return 0
+end
+
+function commands.run(args)
+  local opts, rest = parse(args, { ["max-jobs"] = "value" })
+  if not opts then return usage_error("run", rest) end
+  if opts.help then io.stdout:write(HELP.run) return 0 end
+  if #rest ~= 1 then return usage_error("run", "expected RUNNER.lua") end
+  local max_jobs = 0
+  if opts["max-jobs"] then
+    max_jobs = math.tointeger(tonumber(opts["max-jobs"]))
+    if not max_jobs or max_jobs < 1 then return usage_error("run", "--max-jobs needs a positive integer") end
+  end
+  local status, msg = lunar.run(rest[1], { max_jobs = max_jobs })
+  if status ~= 0 then return err(msg or "the runner stopped with an error") end
   return 0
 end
 

@@ -221,7 +221,9 @@ end
 
 -- render_objects(runner, payload [, opts]) -> { pod, secret, objects,
 -- warnings, log, ... } or raises { message }. opts: payload_name,
--- concurrent_id, project_runner_id, server_version, attempt.
+-- concurrent_id, project_runner_id, server_version, attempt, pull_attempt
+-- (which policy of a pull_policy list: 0 the first; pull_fallback in the
+-- result says whether a next one exists).
 function M.render_objects(runner, payload, opts)
   opts = opts or {}
   local msg = jobs.validate(payload, opts.payload_name)
@@ -244,7 +246,7 @@ function M.render_objects(runner, payload, opts)
   local services = service_variables(r.services, vars, plan.values, files)
   local dockercfg, registry_warnings = registry.dockerconfigjson(payload, plan.values)
   local name, unique = pod_name(short, payload, opts)
-  local pod, warnings = lunar.pod.build {
+  local input = {
     runner = { name = settings.name or "", short_token = short },
     name = name,
     unique_name = unique,
@@ -263,7 +265,9 @@ function M.render_objects(runner, payload, opts)
     concurrent_id = opts.concurrent_id or 0,
     project_runner_id = opts.project_runner_id or 0,
     server_version = opts.server_version,
+    pull_attempt = opts.pull_attempt or 0,
   }
+  local pod, warnings = lunar.pod.build(input)
   if not pod then fail("%s", warnings) end
   for _, w in ipairs(plan.warnings) do warnings[#warnings + 1] = w end
   for _, w in ipairs(registry_warnings) do warnings[#warnings + 1] = w end
@@ -276,6 +280,7 @@ function M.render_objects(runner, payload, opts)
   return {
     pod = pod, secret = secret, objects = { secret, pod }, warnings = warnings, log = log,
     settings = settings, kubernetes = k, variables = vars, layout = plan.layout, plan = plan,
+    pull_fallback = input.pull_fallback == true,
   }
 end
 

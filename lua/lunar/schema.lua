@@ -216,6 +216,13 @@ do
   stage_overrides = T.record(fields)
 end
 
+-- `on` handlers: observers of each step of a job (lunar.lifecycle.emit).
+local handlers = {}
+for _, event in ipairs { "job_received", "job_started", "pod_created", "pod_running", "stage_finished",
+  "job_finished", "job_resumed" } do
+  handlers[event] = { name = "a function", check = function(v) if type(v) ~= "function" then return "expected a function(job, data), got " .. T.describe(v) end end }
+end
+
 M.runner = T.record {
   name = S,
   url = S,
@@ -236,10 +243,9 @@ M.runner = T.record {
   pre_build_script = S,
   post_build_script = S,
   kubernetes = M.kubernetes,
-  on = T.record {
-    job_started = { name = "a function", check = function(v) if type(v) ~= "function" then return "expected a function, got " .. T.describe(v) end end },
-    job_finished = { name = "a function", check = function(v) if type(v) ~= "function" then return "expected a function, got " .. T.describe(v) end end },
-  },
+  shutdown_timeout = I,
+  system_id = S,
+  on = T.record(handlers),
   stages = stage_overrides,
 }
 

@@ -24,6 +24,14 @@ DEFAULT_SETTINGS = {
     "image_pull_backoff": 1.0,    # ErrImagePull -> ImagePullBackOff -> next pull attempt
     "history_size": 1000,         # watch events kept before older resourceVersions answer 410
     "kubernetes_minor": 30,       # /version 1.N; below 29 native sidecars are off (restartPolicy dropped)
+    # Scripted containers (benchmarks: the runner's cost, not the machine's): with
+    # scripted_output 1 no process runs; `build` prints scripted_build_lines lines of
+    # scripted_line_bytes bytes spread over scripted_build_seconds and exits 0, other
+    # stage containers print one line and exit 0, services run until stopped.
+    "scripted_output": 0,
+    "scripted_build_seconds": 5.0,
+    "scripted_build_lines": 3,
+    "scripted_line_bytes": 60,
 }
 
 

@@ -734,6 +734,9 @@ class PodRuntime(threading.Thread):
 
     def signal(self, r, sig):
         """Send sig to the container's main process: PID 1 of its PID namespace."""
+        if getattr(r, "stop_event", None) is not None:
+            r.stop_event.set()                        # a scripted container stops on any signal
+            return
         if r.proc is None:
             return
         target = r.proc.pid
@@ -749,6 +752,8 @@ class PodRuntime(threading.Thread):
             pass
 
     def spawn(self, c, argv, env, cwd, mounts, user):
+        if self.k.faults.setting("scripted_output"):
+            return self.spawn_scripted(c)
         r = Run(self.uid, c.name, len(c.runs))
         c.runs.append(r)
         mode = self.k.mode
@@ -785,6 +790,49 @@ class PodRuntime(threading.Thread):
         if r.proc.stderr is not None:
             threading.Thread(target=self._drain, args=(r,), daemon=True).start()
         threading.Thread(target=self._wait, args=(r,), daemon=True).start()
+
+    def spawn_scripted(self, c):
+        """A container without a process: scripted log lines, then exit 0 (see scripted_output)."""
+        r = Run(self.uid, c.name, len(c.runs))
+        c.runs.append(r)
+        r.stop_event = threading.Event()
+        setting = self.k.faults.setting
+        if c.kind == "sidecar" or (c.kind == "regular" and c.name not in ("build", "helper")):
+            lines, seconds = 0, None                  # a service: runs until stopped
+        elif c.name == "build":
+            lines, seconds = int(setting("scripted_build_lines")), setting("scripted_build_seconds")
+        else:
+            lines, seconds = 1, 0.0
+        width = max(8, int(setting("scripted_line_bytes")))
+
+        def play():
+            start = time.monotonic()
+            code = 0
+            for i in range(lines):
+                due = start + (seconds or 0.0) * (i + 1) / (lines + 1)
+                if r.stop_event.wait(max(0.0, due - time.monotonic())):
+                    code = 143
+                    break
+                # the wall time it was printed: benchmarks measure when it reached GitLab
+                text = ("%s line %d t=%.3f " % (c.name, i + 1, time.time())).ljust(width - 1, "x")[:width - 1] + "\n"
+                with self.cond:
+                    r.log.append((time.time_ns(), text.encode()))
+                    self.cond.notify_all()
+            if code == 0:
+                if seconds is None:
+                    r.stop_event.wait()
+                    code = 143
+                elif r.stop_event.wait(max(0.0, start + seconds - time.monotonic())):
+                    code = 143
+            with self.cond:
+                r.eof = True
+                r.finished = time.time()
+                r.exit_code = 137 if r.killed else code
+                self.dirty = True
+                self.cond.notify_all()
+
+        r.started = time.time()
+        threading.Thread(target=play, daemon=True).start()
 
     def check_executable(self, cmd, env, mounts, cwd):
         """What runc reports when the command cannot be executed."""

@@ -1,0 +1,1026 @@
+/* One job, from the payload GitLab handed out to the deleted Pod.
+ *
+ * States (j->phase):
+ *   ACK      the plan is rendered, the prelude is in the trace, PUT running sent
+ *   CREATE   the Pod, then the job Secret (owned by the Pod: no extra update)
+ *   WAIT     the Pod is pending: reasons and pull failures go to the trace
+ *   RUN      following the stage containers' logs in order (j->cur)
+ *   FINAL    the final update is on its way and the Pod is being deleted
+ * Cancel, abort and timeouts are flags that delete the Pod; the logs are
+ * still read to the end, so after_script output is not lost.
+ *
+ * The trace is deterministic from the Pod onwards: the prelude (runner lines
+ * up to the Pod's creation) and the waiting lines end at an offset recorded in
+ * the Pod's `lunar.dev/trace-base` annotation ("<offset>:<crc32>"; set at
+ * creation, patched once when waiting lines were written), then come the
+ * stage containers' logs and one final line. A runner resuming the job after
+ * a restart reads the logs again from the start and sends only what lies past
+ * the length GitLab already holds: every line once, none lost.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kube/kubeconfig.h"
+#include "runner/internal.h"
+
+#define BASE_ANNOTATION "lunar.dev/trace-base"
+#define JOB_SECRET_KEY "lunar-job.json"
+
+enum { J_ACK, J_CREATE, J_WAIT, J_RUN, J_FINAL };
+
+struct lunar_job {
+  lunar_runner *r;
+  lunar_entry *entry;
+  long long id;
+  char *token;
+  json_t *plan;    /* NULL when resumed */
+  json_t *summary; /* what handlers get as `job` */
+  char *ns, *pod_name, *pod_uid;
+  int phase;
+  int attempt; /* pull policy attempt */
+  lunar_trace *trace;
+  lunar_gitlab_report *report;
+  lunar_trace *probe_trace; /* resume: the probe's own, kept until the job ends */
+  lunar_gitlab_report *probe_report;
+  json_t *pod; /* the last state seen */
+  char *stages[LUNAR_POD_MAX_STAGES];
+  int n_stages, cur;
+  unsigned stage_done; /* stage_finished emitted */
+  lunar_kube_logs *logs;
+  int logs_started;  /* the first stage's log was requested */
+  int base;          /* BASE_*: what the trace-base annotation says */
+  int base_patching; /* an annotation patch is in flight */
+  char *held;        /* waiting lines held until the annotation says "waiting" */
+  char last_wait[512];
+  int pod_gone, deleting, canceled, aborted, timed_out, resumed;
+  size_t skip_until; /* resumed: GitLab holds the trace up to here */
+  const char *final_reason;
+  char final_text[512];
+  int final_exit;
+  int success;
+  int reported, report_accepted;
+  int calls; /* Kubernetes calls in flight that cannot be cancelled */
+  long kube_requests;
+  long long t_received, t_created, t_running, t_finished;
+  lunar_loop_timer *timeout_timer, *poll_timer;
+  long timeout_s;
+  lunar_job *next;
+};
+
+static void advance(lunar_job *j);
+static void finish(lunar_job *j, int success, const char *reason, int exit_code, const char *text);
+static void try_free(lunar_job *j);
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static const char *sget(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static void tprintf(lunar_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tprintf(lunar_job *j, const char *fmt, ...) {
+  char buf[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
+  lunar_trace_write(j->trace, buf, (size_t)n);
+  if (j->report) lunar_gitlab_report_kick(j->report);
+}
+
+#define YELLOW "\033[0;33m"
+#define RED "\033[31;1m"
+#define GREEN "\033[32;1m"
+#define CYAN "\033[36;1m"
+#define RESET "\033[0;m"
+
+static void emit(lunar_job *j, const char *event, json_t *data) {
+  lunar_error err;
+  if (lunar_entry_emit(j->entry, event, j->summary, data, &err) != LUNAR_OK)
+    lunar_log("warning", j->id, "handler on.%s failed: %s", event, err.msg);
+  json_decref(data);
+}
+
+static double secs(long long ms) { return (double)ms / 1000.0; }
+
+/* ---- Kubernetes calls ------------------------------------------------------- */
+
+typedef void (*kube_then)(lunar_job *j, int rc, const lunar_kube_response *res,
+                          const lunar_error *err);
+typedef struct kcall {
+  lunar_job *j;
+  kube_then then;
+} kcall;
+
+static void kube_done(int rc, const lunar_kube_response *res, const lunar_error *err, void *ud) {
+  kcall *k = ud;
+  lunar_job *j = k->j;
+  kube_then then = k->then;
+  free(k);
+  j->calls--;
+  if (res) j->kube_requests += res->attempts;
+  if (then) then(j, rc, res, err);
+  try_free(j);
+}
+
+static kcall *kcall_new(lunar_job *j, kube_then then) {
+  kcall *k = malloc(sizeof *k);
+  if (!k) return NULL;
+  k->j = j;
+  k->then = then;
+  j->calls++;
+  return k;
+}
+
+static void kcall_failed(lunar_job *j, kcall *k) {
+  free(k);
+  j->calls--;
+}
+
+static void on_deleted(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
+  (void)res;
+  if (rc != LUNAR_OK && rc != LUNAR_ENOTFOUND)
+    lunar_log("error", j->id, "could not delete Pod %s/%s: %s", j->ns, j->pod_name, err->msg);
+}
+
+/* grace < 0: the Pod's own terminationGracePeriodSeconds */
+static void delete_pod(lunar_job *j, long grace) {
+  if (!j->pod_uid && !j->resumed) return; /* never created */
+  if (j->pod_gone) return;
+  if (j->deleting && grace < 0) return;
+  j->deleting = 1;
+  lunar_error err;
+  kcall *k = kcall_new(j, on_deleted);
+  if (!k) return;
+  if (lunar_kube_delete(j->r->kube, "pods", j->ns, j->pod_name, grace, "Background", kube_done, k,
+                        NULL, &err) != LUNAR_OK) {
+    kcall_failed(j, k);
+    lunar_log("error", j->id, "could not delete Pod %s: %s", j->pod_name, err.msg);
+  }
+}
+
+/* ---- the end of a job ------------------------------------------------------- */
+
+static void on_report_finished(int accepted, const lunar_error *err, void *ud) {
+  lunar_job *j = ud;
+  j->reported = 1;
+  j->report_accepted = accepted;
+  if (!accepted)
+    lunar_log("error", j->id, "GitLab did not accept the final state: %s", err ? err->msg : "");
+  try_free(j);
+}
+
+static void timers_stop(lunar_job *j) {
+  lunar_loop_timer_stop(j->r->loop, j->timeout_timer);
+  lunar_loop_timer_stop(j->r->loop, j->poll_timer);
+  j->timeout_timer = j->poll_timer = NULL;
+}
+
+/* Ends the job: the final line, the final update, the Pod deleted. */
+static void finish(lunar_job *j, int success, const char *reason, int exit_code, const char *text) {
+  if (j->phase == J_FINAL) return;
+  j->phase = J_FINAL;
+  j->success = success;
+  j->final_reason = reason;
+  j->final_exit = exit_code;
+  snprintf(j->final_text, sizeof j->final_text, "%s", text ? text : "");
+  timers_stop(j);
+  lunar_kube_logs_stop(j->logs);
+  j->logs = NULL;
+  j->t_finished = lunar_loop_now();
+  if (success)
+    tprintf(j, "\n" GREEN "Job succeeded" RESET "\n");
+  else
+    tprintf(j, "\n" RED "ERROR: Job failed: %s" RESET "\n", j->final_text);
+  lunar_trace_flush(j->trace);
+  lunar_log("info", j->id, "job finished: %s%s%s (trace %zu bytes)", success ? "success" : "failed",
+            reason ? ", " : "", reason ? reason : "", lunar_trace_size(j->trace));
+  lunar_gitlab_report_finish(j->report, success ? "success" : "failed", success ? NULL : reason,
+                             exit_code);
+  long grace = -1;
+  const json_t *k = json_object_get(lunar_entry_settings(j->entry), "kubernetes");
+  json_t *g = json_object_get(k, "cleanup_grace_period_seconds");
+  if (json_is_integer(g)) grace = (long)json_integer_value(g);
+  else if (!j->canceled) grace = 0; /* every stage has ended: only services are left */
+  delete_pod(j, grace);
+}
+
+static void try_free(lunar_job *j) {
+  if (j->phase != J_FINAL || !j->reported || j->calls > 0 || j->base_patching) return;
+  if (j->t_finished) { /* ran (not dropped before it started, nor an orphan cleaned up) */
+  json_t *data = json_pack("{s:s, s:i, s:f, s:I, s:I, s:b, s:b}", "state",
+                           j->success ? "success" : "failed", "exit_code", j->final_exit,
+                           "duration", secs(j->t_finished - j->t_received), "trace_bytes",
+                           (json_int_t)lunar_trace_size(j->trace), "kube_requests",
+                           (json_int_t)j->kube_requests, "resumed", j->resumed, "accepted",
+                           j->report_accepted);
+  if (data && !j->success && j->final_reason)
+    json_object_set_new(data, "failure_reason", json_string(j->final_reason));
+  if (data && j->t_running)
+    json_object_set_new(data, "pod_start", json_real(secs(j->t_running - j->t_created)));
+  if (data && j->report)
+    json_object_set_new(data, "gitlab_requests",
+                        json_integer(lunar_gitlab_report_requests(j->report)));
+  emit(j, "job_finished", data);
+  }
+  lunar_runner *r = j->r;
+  for (lunar_job **p = &r->jobs; *p; p = &(*p)->next)
+    if (*p == j) {
+      *p = j->next;
+      break;
+    }
+  lunar_gitlab_report_free(j->report);
+  lunar_trace_free(j->trace);
+  lunar_gitlab_report_free(j->probe_report);
+  lunar_trace_free(j->probe_trace);
+  json_decref(j->plan);
+  json_decref(j->summary);
+  json_decref(j->pod);
+  for (int i = 0; i < j->n_stages; i++) free(j->stages[i]);
+  free(j->held);
+  free(j->token);
+  free(j->ns);
+  free(j->pod_name);
+  free(j->pod_uid);
+  lunar_entry_release(j->entry);
+  free(j);
+  lunar_runner_job_ended(r, NULL);
+}
+
+/* ---- cancellation and timeouts ---------------------------------------------- */
+
+static void on_cancel(int graceful, void *ud) {
+  lunar_job *j = ud;
+  if (j->phase == J_FINAL) return;
+  if (graceful) {
+    if (j->canceled) return;
+    j->canceled = 1;
+    lunar_log("info", j->id, "GitLab canceled the job: stopping the script, after_script still runs");
+    tprintf(j, "\n" YELLOW "WARNING: the job was canceled; after_script runs before the Pod is deleted" RESET "\n");
+    if (j->phase == J_ACK || j->phase == J_CREATE) return; /* deleted once created */
+    delete_pod(j, -1);
+    return;
+  }
+  lunar_job_abort(j, "the job was canceled");
+}
+
+void lunar_job_abort(lunar_job *j, const char *why) {
+  if (j->phase == J_FINAL || j->aborted) return;
+  j->aborted = 1;
+  lunar_log("info", j->id, "aborting: %s", why);
+  delete_pod(j, 0);
+  if (j->phase == J_CREATE) return; /* finished when the create answers */
+  finish(j, 0, j->r->aborting ? "runner_interrupted" : "job_canceled", 0, why);
+}
+
+static void on_timeout(lunar_loop *loop, void *ud) {
+  (void)loop;
+  lunar_job *j = ud;
+  j->timeout_timer = NULL;
+  if (j->phase == J_FINAL) return;
+  j->timed_out = 1;
+  lunar_log("info", j->id, "the job timed out after %ld s", j->timeout_s);
+  tprintf(j, "\n" RED "ERROR: the job exceeded its timeout of %ld seconds" RESET "\n", j->timeout_s);
+  if (j->phase == J_ACK || j->phase == J_CREATE) {
+    finish(j, 0, "job_execution_timeout", 0, "execution took longer than the job timeout");
+    delete_pod(j, 0);
+    return;
+  }
+  delete_pod(j, -1); /* after_script runs within the grace period */
+}
+
+static void on_poll_timeout(lunar_loop *loop, void *ud) {
+  (void)loop;
+  lunar_job *j = ud;
+  j->poll_timer = NULL;
+  if (j->phase != J_WAIT) return;
+  char msg[700];
+  snprintf(msg, sizeof msg, "the Pod did not start within poll_timeout (%ld s)%s%s",
+           j->r->poll_timeout_s, j->last_wait[0] ? ": " : "", j->last_wait);
+  finish(j, 0, "runner_system_failure", 0, msg);
+}
+
+/* ---- logs ------------------------------------------------------------------- */
+
+static int on_log_line(const char *line, size_t len, const char *ts, void *ud) {
+  (void)ts;
+  lunar_job *j = ud;
+  lunar_trace_write(j->trace, line, len);
+  lunar_trace_write(j->trace, "\n", 1);
+  if (j->skip_until) {
+    /* regenerating what GitLab already holds: keep only what lies past it */
+    lunar_trace_release(j->trace, j->skip_until);
+    if (lunar_trace_size(j->trace) >= j->skip_until) j->skip_until = 0;
+  }
+  lunar_gitlab_report_kick(j->report);
+  return 0;
+}
+
+static void on_log_end(int rc, const lunar_error *err, void *ud) {
+  lunar_job *j = ud;
+  j->logs = NULL;
+  j->kube_requests++;
+  if (rc != LUNAR_OK && !j->pod_gone)
+    tprintf(j, YELLOW "WARNING: the log of container %s could not be read to its end: %s" RESET "\n",
+            j->stages[j->cur], err ? err->msg : "");
+  j->cur++;
+  advance(j);
+}
+
+static void start_logs(lunar_job *j) {
+  lunar_kube_logs_opts o = {.container = j->stages[j->cur], .follow = 1};
+  lunar_error err;
+  if (lunar_kube_logs_start(j->r->kube, j->ns, j->pod_name, &o, on_log_line, on_log_end, j, &j->logs,
+                            &err) != LUNAR_OK) {
+    tprintf(j, YELLOW "WARNING: cannot read the log of container %s: %s" RESET "\n",
+            j->stages[j->cur], err.msg);
+    j->cur++;
+  }
+}
+
+/* The trace-base annotation tells a restarted runner where the logs begin
+ * in the trace (see the top of this file):
+ *   BASE_PRELUDE  "<offset>:<crc>" set at creation: nothing but the prelude
+ *                 comes before the logs (the common case: no extra request)
+ *   BASE_WAITING  "waiting": waiting lines follow the prelude; patched before
+ *                 the first of them reaches the trace
+ *   BASE_LOGS     "<offset>:<crc>" patched after the last waiting line,
+ *                 before the first log byte */
+enum { BASE_PRELUDE, BASE_WAITING, BASE_LOGS };
+
+static void write_held(lunar_job *j) {
+  if (!j->held) return;
+  tprintf(j, "%s", j->held);
+  free(j->held);
+  j->held = NULL;
+}
+
+static void on_base_patched(lunar_job *j, int rc, const lunar_kube_response *res,
+                            const lunar_error *err) {
+  (void)res;
+  j->base_patching = 0;
+  if (rc != LUNAR_OK)
+    lunar_log("warning", j->id, "could not record the trace offset on Pod %s (a restart now may repeat or lose lines): %s",
+              j->pod_name, err->msg);
+  write_held(j);
+  advance(j);
+}
+
+static int patch_base(lunar_job *j, const char *value) {
+  json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", BASE_ANNOTATION, value);
+  kcall *k = kcall_new(j, on_base_patched);
+  lunar_error err;
+  int rc = k && patch ? lunar_kube_patch(j->r->kube, "pods", j->ns, j->pod_name, patch, kube_done, k,
+                                         NULL, &err)
+                      : LUNAR_ENOMEM;
+  json_decref(patch);
+  if (rc != LUNAR_OK) {
+    if (k) kcall_failed(j, k);
+    return 0;
+  }
+  j->base_patching = 1;
+  return 1;
+}
+
+/* A waiting line: held until the annotation says "waiting". */
+static void waiting_line(lunar_job *j, const char *line) {
+  if (j->base == BASE_PRELUDE) {
+    j->base = BASE_WAITING;
+    patch_base(j, "waiting");
+  }
+  if (!j->base_patching) {
+    tprintf(j, "%s", line);
+    return;
+  }
+  size_t old = j->held ? strlen(j->held) : 0, n = strlen(line);
+  char *h = realloc(j->held, old + n + 1);
+  if (!h) return;
+  memcpy(h + old, line, n + 1);
+  j->held = h;
+}
+
+/* Before the first log byte: record where the logs begin, if waiting lines
+ * moved it. Returns 1 when a patch is in flight (advance runs again after). */
+static int record_base(lunar_job *j) {
+  if (j->base_patching) return 1;
+  if (j->base != BASE_WAITING) return 0;
+  j->base = BASE_LOGS;
+  lunar_trace_flush(j->trace);
+  uint32_t crc = 0;
+  lunar_trace_crc32(j->trace, &crc);
+  char value[64];
+  snprintf(value, sizeof value, "%zu:%08" PRIx32, lunar_trace_size(j->trace), crc);
+  return patch_base(j, value);
+}
+
+/* Stage containers that ended since the last event. */
+static void stage_events(lunar_job *j) {
+  for (int i = 0; i < j->n_stages && i < 32; i++) {
+    if (j->stage_done & (1u << i)) continue;
+    lunar_cstate cs;
+    lunar_pod_container(j->pod, j->stages[i], &cs);
+    if (cs.state != LUNAR_CSTATE_TERMINATED) continue;
+    j->stage_done |= 1u << i;
+    long long s0 = 0, s1 = 0;
+    long ns0 = 0, ns1 = 0;
+    double duration = 0;
+    if (cs.started_at && cs.finished_at &&
+        lunar_kube_parse_time(cs.started_at, strlen(cs.started_at), &s0, &ns0) == 0 &&
+        lunar_kube_parse_time(cs.finished_at, strlen(cs.finished_at), &s1, &ns1) == 0)
+      duration = (double)(s1 - s0) + (double)(ns1 - ns0) / 1e9;
+    emit(j, "stage_finished",
+         json_pack("{s:s, s:i, s:f}", "name", j->stages[i], "exit_code", cs.exit_code, "duration",
+                   duration));
+  }
+}
+
+/* Everything read and every stage ended (or never going to run)? */
+static int all_done(lunar_job *j) {
+  if (j->logs || j->cur < j->n_stages) return 0;
+  int pod_over = j->pod_gone || lunar_pod_terminal(j->pod);
+  for (int i = 0; i < j->n_stages; i++) {
+    lunar_cstate cs;
+    lunar_pod_container(j->pod, j->stages[i], &cs);
+    if (cs.state != LUNAR_CSTATE_TERMINATED && !pod_over) return 0;
+  }
+  return 1;
+}
+
+static void conclude(lunar_job *j) {
+  if (j->aborted) {
+    finish(j, 0, j->r->aborting ? "runner_interrupted" : "job_canceled", 0, "the job was aborted");
+    return;
+  }
+  if (j->timed_out) {
+    finish(j, 0, "job_execution_timeout", 0, "execution took longer than the job timeout");
+    return;
+  }
+  if (j->canceled) {
+    finish(j, 0, "job_canceled", 0, "canceled");
+    return;
+  }
+  lunar_pod_outcome out;
+  lunar_pod_outcome_of(j->pod, &out);
+  if (out.success) {
+    finish(j, 1, NULL, 0, NULL);
+    return;
+  }
+  char text[256];
+  if (out.stage)
+    snprintf(text, sizeof text, "exit code %d", out.exit_code);
+  else if (out.failure_reason && !strcmp(out.failure_reason, "job_execution_timeout"))
+    snprintf(text, sizeof text, "execution took longer than the job timeout");
+  else
+    snprintf(text, sizeof text, "the Pod ended (%s) before every stage ran",
+             j->pod_gone ? "deleted" : lunar_pod_phase(j->pod));
+  finish(j, 0, out.failure_reason, out.exit_code, text);
+}
+
+/* Moves the job on after a watch event or a finished log. */
+static void advance(lunar_job *j) {
+  if (j->phase != J_RUN) return;
+  if (!j->logs_started) {
+    if (record_base(j)) return; /* resumes when the patch answers */
+    j->logs_started = 1;
+  }
+  while (!j->logs && j->cur < j->n_stages) {
+    lunar_cstate cs;
+    lunar_pod_container(j->pod, j->stages[j->cur], &cs);
+    if (cs.state == LUNAR_CSTATE_RUNNING || cs.state == LUNAR_CSTATE_TERMINATED) {
+      if (!j->pod_gone) {
+        start_logs(j);
+        continue;
+      }
+    }
+    if (j->pod_gone || lunar_pod_terminal(j->pod)) {
+      j->cur++; /* never ran (or cannot be read any more) */
+      continue;
+    }
+    break;
+  }
+  stage_events(j);
+  if (all_done(j)) conclude(j);
+}
+
+/* ---- watch events ------------------------------------------------------------ */
+
+static int first_stage_started(lunar_job *j) {
+  for (int i = 0; i < j->n_stages; i++) {
+    lunar_cstate cs;
+    lunar_pod_container(j->pod, j->stages[i], &cs);
+    if (cs.state == LUNAR_CSTATE_RUNNING || cs.state == LUNAR_CSTATE_TERMINATED) return 1;
+  }
+  return 0;
+}
+
+static void load_stages(lunar_job *j) {
+  if (j->n_stages) return;
+  const char *names[LUNAR_POD_MAX_STAGES];
+  int n = lunar_pod_stages(j->pod, names, LUNAR_POD_MAX_STAGES);
+  for (int i = 0; i < n; i++) j->stages[i] = strdup(names[i]);
+  j->n_stages = n;
+}
+
+static void recreate_with_next_policy(lunar_job *j);
+
+static void waiting(lunar_job *j) {
+  const char *container, *image, *message;
+  if (lunar_pod_pull_failure(j->pod, &container, &image, &message)) {
+    char line[900];
+    snprintf(line, sizeof line, YELLOW "WARNING: Failed to pull image \"%s\" for container %s: %s" RESET "\n",
+             image ? image : "?", container ? container : "?", message ? message : "");
+    waiting_line(j, line);
+    if (j->plan && json_is_true(json_object_get(j->plan, "pull_fallback"))) {
+      recreate_with_next_policy(j);
+      return;
+    }
+    char text[700];
+    snprintf(text, sizeof text, "failed to pull image \"%s\": %s", image ? image : "?",
+             message ? message : "");
+    finish(j, 0, "image_pull_failure", 0, text);
+    return;
+  }
+  char why[512];
+  lunar_pod_waiting_reason(j->pod, why, sizeof why);
+  if (why[0] && strcmp(why, j->last_wait) != 0) {
+    snprintf(j->last_wait, sizeof j->last_wait, "%s", why);
+    char line[700];
+    snprintf(line, sizeof line, YELLOW "WARNING: Pod %s/%s is waiting: %s" RESET "\n", j->ns,
+             j->pod_name, why);
+    waiting_line(j, line);
+  }
+}
+
+void lunar_job_pod_event(lunar_job *j, const char *type, json_t *pod) {
+  if (strcmp(type, "DELETED") == 0) {
+    j->pod_gone = 1;
+    if (j->phase == J_WAIT) {
+      finish(j, 0, "runner_system_failure", 0, "the Pod was deleted before the job started");
+      return;
+    }
+  }
+  if (pod && pod != j->pod && (!j->pod_gone || !j->pod)) {
+    json_incref(pod);
+    json_decref(j->pod);
+    j->pod = pod;
+  }
+  if (j->phase == J_FINAL || j->phase == J_ACK || j->phase == J_CREATE) return;
+  load_stages(j);
+  if (j->phase == J_WAIT) {
+    if (!first_stage_started(j) && !lunar_pod_terminal(j->pod)) {
+      waiting(j);
+      return;
+    }
+    j->phase = J_RUN;
+    j->t_running = lunar_loop_now();
+    lunar_loop_timer_stop(j->r->loop, j->poll_timer);
+    j->poll_timer = NULL;
+    lunar_log("info", j->id, "Pod %s running after %.1f s", j->pod_name, secs(j->t_running - j->t_created));
+    emit(j, "pod_running",
+         json_pack("{s:s, s:s, s:f, s:s}", "pod", j->pod_name, "namespace", j->ns, "waited",
+                   secs(j->t_running - j->t_created), "reason", j->last_wait));
+  }
+  advance(j);
+}
+
+/* ---- creating the Pod and the Secret ------------------------------------------ */
+
+static void enter_wait(lunar_job *j) {
+  j->phase = J_WAIT;
+  j->t_created = lunar_loop_now();
+  if (j->r->poll_timeout_s > 0)
+    j->poll_timer = lunar_loop_timer_start(j->r->loop, j->r->poll_timeout_s * 1000, on_poll_timeout, j);
+  emit(j, "pod_created", json_pack("{s:s, s:s, s:i}", "pod", j->pod_name, "namespace", j->ns,
+                                   "attempt", j->attempt));
+  if (j->canceled) delete_pod(j, -1);
+  /* the watch may have seen the Pod already */
+  if (j->pod) lunar_job_pod_event(j, "MODIFIED", j->pod);
+}
+
+static void on_secret_created(lunar_job *j, int rc, const lunar_kube_response *res,
+                              const lunar_error *err) {
+  (void)res;
+  if (j->phase != J_CREATE) return;
+  if (j->aborted) {
+    finish(j, 0, j->r->aborting ? "runner_interrupted" : "job_canceled", 0, "the job was aborted");
+    return;
+  }
+  if (rc != LUNAR_OK) {
+    tprintf(j, RED "ERROR: could not create the job Secret: %s" RESET "\n", err->msg);
+    finish(j, 0, "runner_system_failure", 0, "could not create the job Secret");
+    return;
+  }
+  enter_wait(j);
+}
+
+static void on_pod_created(lunar_job *j, int rc, const lunar_kube_response *res,
+                           const lunar_error *err) {
+  if (j->phase != J_CREATE) return;
+  if (rc != LUNAR_OK) {
+    tprintf(j, RED "ERROR: could not create Pod %s/%s: %s" RESET "\n", j->ns, j->pod_name, err->msg);
+    finish(j, 0, "runner_system_failure", 0, "could not create the Pod");
+    return;
+  }
+  const json_t *meta = json_object_get(res->body, "metadata");
+  free(j->pod_uid);
+  j->pod_uid = dup_or_null(sget(meta, "uid"));
+  if (!j->pod) j->pod = json_incref(res->body);
+  json_t *secret = json_deep_copy(json_object_get(j->plan, "secret"));
+  json_t *owner = json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "Pod", "name",
+                            j->pod_name, "uid", j->pod_uid ? j->pod_uid : "");
+  json_object_set_new(json_object_get(secret, "metadata"), "ownerReferences", owner);
+  kcall *k = kcall_new(j, on_secret_created);
+  lunar_error e2;
+  if (!k || lunar_kube_create(j->r->kube, "secrets", j->ns, secret, kube_done, k, NULL, &e2) != LUNAR_OK) {
+    if (k) kcall_failed(j, k);
+    json_decref(secret);
+    finish(j, 0, "runner_system_failure", 0, "could not create the job Secret");
+    return;
+  }
+  json_decref(secret);
+}
+
+/* Creates the Pod first and the Secret owned by it second: the Pod names
+ * the Secret in its volumes, and the kubelet waits for it (the Secret is
+ * there long before the Pod is scheduled). */
+static void create_pod(lunar_job *j) {
+  j->phase = J_CREATE;
+  lunar_trace_flush(j->trace);
+  uint32_t crc = 0;
+  lunar_trace_crc32(j->trace, &crc);
+  char base[64];
+  snprintf(base, sizeof base, "%zu:%08" PRIx32, lunar_trace_size(j->trace), crc);
+  json_t *pod = json_deep_copy(json_object_get(j->plan, "pod"));
+  json_t *meta = json_object_get(pod, "metadata");
+  json_t *ann = json_object_get(meta, "annotations");
+  if (!json_is_object(ann)) {
+    ann = json_object();
+    json_object_set_new(meta, "annotations", ann);
+  }
+  json_object_set_new(ann, BASE_ANNOTATION, json_string(base));
+  tprintf(j, "Creating Pod %s/%s\n", j->ns, j->pod_name);
+  lunar_trace_flush(j->trace);
+  lunar_trace_crc32(j->trace, &crc);
+  snprintf(base, sizeof base, "%zu:%08" PRIx32, lunar_trace_size(j->trace), crc);
+  json_object_set_new(ann, BASE_ANNOTATION, json_string(base));
+  kcall *k = kcall_new(j, on_pod_created);
+  lunar_error err;
+  if (!k || lunar_kube_create(j->r->kube, "pods", j->ns, pod, kube_done, k, NULL, &err) != LUNAR_OK) {
+    if (k) kcall_failed(j, k);
+    json_decref(pod);
+    finish(j, 0, "runner_system_failure", 0, "could not create the Pod");
+    return;
+  }
+  json_decref(pod);
+}
+
+/* Renders the plan for attempt j->attempt and takes its names. */
+static int prepare(lunar_job *j, const char *payload, size_t len, lunar_error *err) {
+  json_t *opts = json_pack("{s:s, s:s, s:i, s:i}", "identity", j->r->identity, "server_version",
+                           j->r->server_version, "attempt", j->attempt, "pull_attempt", j->attempt);
+  json_t *plan = NULL;
+  int rc = lunar_entry_prepare(j->entry, payload, len, opts, &plan, err);
+  json_decref(opts);
+  if (rc != LUNAR_OK) return rc;
+  json_decref(j->plan);
+  j->plan = plan;
+  free(j->ns);
+  free(j->pod_name);
+  j->ns = dup_or_null(sget(plan, "namespace"));
+  j->pod_name = dup_or_null(sget(plan, "pod_name"));
+  return LUNAR_OK;
+}
+
+static void recreate_with_next_policy(lunar_job *j) {
+  delete_pod(j, 0);
+  j->attempt++;
+  json_t *payload = json_incref(json_object_get(j->plan, "payload_text"));
+  const char *ptext = json_string_value(payload);
+  lunar_error err;
+  if (!ptext || prepare(j, ptext, json_string_length(payload), &err) != LUNAR_OK) {
+    json_decref(payload);
+    finish(j, 0, "image_pull_failure", 0, "no further pull policy to try");
+    return;
+  }
+  json_object_set(j->plan, "payload_text", payload);
+  json_decref(payload);
+  tprintf(j, "Retrying with the next pull policy (attempt %d)\n", j->attempt + 1);
+  json_decref(j->pod);
+  j->pod = NULL;
+  for (int i = 0; i < j->n_stages; i++) free(j->stages[i]);
+  j->n_stages = 0;
+  j->pod_gone = j->deleting = 0;
+  free(j->pod_uid);
+  j->pod_uid = NULL;
+  lunar_loop_timer_stop(j->r->loop, j->poll_timer);
+  j->poll_timer = NULL;
+  create_pod(j);
+}
+
+/* ---- start: a new job -------------------------------------------------------- */
+
+static const char **string_list(const json_t *arr, size_t *n) {
+  *n = json_array_size(arr);
+  const char **out = calloc(*n + 1, sizeof *out);
+  if (!out) {
+    *n = 0;
+    return NULL;
+  }
+  size_t k = 0, i;
+  json_t *v;
+  json_array_foreach(arr, i, v) if (json_is_string(v)) out[k++] = json_string_value(v);
+  *n = k;
+  return out;
+}
+
+/* The trace of a job: masking from the job's data, the runner's output limit. */
+static int new_trace(lunar_job *j, const json_t *job, size_t base, int crc_known, uint32_t crc) {
+  size_t nm = 0, np = 0;
+  const char **masked = string_list(json_object_get(job, "masked"), &nm);
+  const char **prefixes = string_list(json_object_get(job, "token_prefixes"), &np);
+  lunar_trace_options o = {
+      .limit = (size_t)j->r->output_limit * 1024u,
+      .masked = masked,
+      .n_masked = nm,
+      .token_prefixes = prefixes,
+      .n_token_prefixes = np,
+      .base = base,
+      .base_crc_known = crc_known,
+      .base_crc = crc,
+  };
+  lunar_error err;
+  int rc = lunar_trace_new(&o, &j->trace, &err);
+  free(masked);
+  free(prefixes);
+  return rc;
+}
+
+static int new_report(lunar_job *j, const json_t *job) {
+  size_t nr = 0;
+  const char **reasons = string_list(json_object_get(job, "failure_reasons"), &nr);
+  lunar_gitlab_report_options o = {
+      .job_id = j->id,
+      .job_token = j->token,
+      .debug_trace = json_is_true(json_object_get(job, "debug_trace")),
+      .failure_reasons = nr ? reasons : NULL,
+      .n_failure_reasons = nr,
+  };
+  lunar_gitlab_report_callbacks cb = {.on_cancel = on_cancel, .on_finished = on_report_finished, .ud = j};
+  lunar_error err;
+  int rc = lunar_gitlab_report_new(j->r->gitlab, j->trace, &o, &cb, &j->report, &err);
+  free(reasons);
+  return rc;
+}
+
+static void on_ack(int verdict, void *ud) {
+  lunar_job *j = ud;
+  if (verdict == LUNAR_ACK_DROP) {
+    lunar_log("info", j->id, "GitLab no longer runs this job: dropped");
+    j->phase = J_FINAL;
+    j->reported = 1;
+    try_free(j);
+    return;
+  }
+  lunar_gitlab_report_start(j->report);
+  if (verdict == LUNAR_ACK_CANCELED) {
+    finish(j, 0, "job_canceled", 0, "canceled before it started");
+    return;
+  }
+  emit(j, "job_started", json_pack("{s:s, s:s}", "pod", j->pod_name, "namespace", j->ns));
+  if (j->timeout_s > 0)
+    j->timeout_timer = lunar_loop_timer_start(j->r->loop, j->timeout_s * 1000, on_timeout, j);
+  create_pod(j);
+}
+
+static lunar_job *job_new(lunar_runner *r) {
+  lunar_job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->r = r;
+  j->entry = r->entry;
+  lunar_entry_hold(j->entry);
+  j->t_received = lunar_loop_now();
+  j->next = r->jobs;
+  r->jobs = j;
+  r->running++;
+  return j;
+}
+
+/* A payload that could not be prepared: what is needed to report it. */
+static json_t *fallback_job(const char *payload, size_t len, long long *id, char **token) {
+  json_t *p = json_loadb(payload, len, 0, NULL);
+  *id = json_integer_value(json_object_get(p, "id"));
+  *token = dup_or_null(sget(p, "token"));
+  json_t *masked = json_array();
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(p, "variables"), i, v) {
+    if (json_is_true(json_object_get(v, "masked")) && sget(v, "value"))
+      json_array_append_new(masked, json_string(sget(v, "value")));
+  }
+  if (*token) json_array_append_new(masked, json_string(*token));
+  json_t *features = json_object_get(p, "features");
+  json_t *job = json_pack("{s:I, s:o, s:O?, s:O?, s:{s:I}}", "id", (json_int_t)*id, "masked", masked,
+                          "token_prefixes", json_object_get(features, "token_mask_prefixes"),
+                          "failure_reasons", json_object_get(features, "failure_reasons"), "summary",
+                          "id", (json_int_t)*id);
+  json_decref(p);
+  return job;
+}
+
+static void prelude(lunar_job *j) {
+  const json_t *s = lunar_entry_settings(j->entry);
+  tprintf(j, "Running with lunar %s\n  on %s %s\n", sget(s, "version") ? sget(s, "version") : "",
+          sget(s, "name") ? sget(s, "name") : "lunar", sget(s, "short_token") ? sget(s, "short_token") : "");
+}
+
+void lunar_job_start(lunar_runner *r, const char *payload, size_t len) {
+  lunar_job *j = job_new(r);
+  if (!j) return;
+  lunar_error err;
+  int ok = prepare(j, payload, len, &err) == LUNAR_OK;
+  json_t *job = NULL;
+  if (ok) {
+    job = json_incref(json_object_get(j->plan, "job"));
+    j->id = json_integer_value(json_object_get(job, "id"));
+    j->token = dup_or_null(sget(job, "token"));
+    json_object_set_new(j->plan, "payload_text", json_stringn(payload, len));
+  } else {
+    job = fallback_job(payload, len, &j->id, &j->token);
+  }
+  j->summary = json_incref(json_object_get(job, "summary"));
+  if (!j->token || new_trace(j, job, 0, 1, 0) != LUNAR_OK || new_report(j, job) != LUNAR_OK) {
+    lunar_log("error", j->id, "cannot take the job (no job token, or out of memory)");
+    json_decref(job);
+    j->phase = J_FINAL;
+    j->reported = 1;
+    try_free(j);
+    return;
+  }
+  json_t *t = json_object_get(job, "timeout");
+  j->timeout_s = json_is_integer(t) ? (long)json_integer_value(t) : 3600;
+  json_decref(job);
+  lunar_log("info", j->id, "job received%s%s", ok ? ": Pod " : "", ok ? j->pod_name : "");
+  emit(j, "job_received", j->pod_name ? json_pack("{s:s}", "pod", j->pod_name) : json_object());
+  prelude(j);
+  if (!ok) {
+    tprintf(j, RED "ERROR: %s" RESET "\n", err.msg);
+    lunar_log("error", j->id, "cannot prepare the job: %s", err.msg);
+    lunar_gitlab_report_start(j->report);
+    finish(j, 0, "runner_configuration_error", 0, "the job could not be prepared (see above)");
+    return;
+  }
+  const json_t *s = lunar_entry_settings(j->entry);
+  tprintf(j, "\n" CYAN "Preparing the \"kubernetes\" executor" RESET "\n");
+  tprintf(j, "Using Kubernetes namespace: %s\n", j->ns);
+  tprintf(j, "Using Kubernetes executor with image %s ...\n", sget(j->plan, "image"));
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(j->plan, "overwrites"), i, v) if (json_is_string(v))
+      tprintf(j, "%s\n", json_string_value(v));
+  json_array_foreach(json_object_get(j->plan, "warnings"), i, v) if (json_is_string(v))
+      tprintf(j, YELLOW "WARNING: %s" RESET "\n", json_string_value(v));
+  (void)s;
+  j->phase = J_ACK;
+  if (lunar_gitlab_report_ack(j->report, on_ack, j, &err) != LUNAR_OK) {
+    lunar_log("error", j->id, "cannot acknowledge the job: %s", err.msg);
+    on_ack(LUNAR_ACK_RUN, j);
+  }
+}
+
+/* ---- resume: a Pod found at start-up ------------------------------------------- */
+
+typedef struct resume_ctx {
+  lunar_job *j;
+  size_t base;
+  uint32_t base_crc;
+} resume_ctx;
+
+static void on_probe(int rc, size_t size, void *ud) {
+  lunar_job *j = ud;
+  if (rc < 0) {
+    lunar_log("info", j->id, "GitLab no longer runs this job: deleting its Pod %s", j->pod_name);
+    j->phase = J_FINAL;
+    j->reported = 1;
+    delete_pod(j, 0);
+    try_free(j);
+    return;
+  }
+  /* the trace continues where GitLab's ends */
+  const char *base = lunar_pod_annotation(j->pod, BASE_ANNOTATION);
+  size_t blen = 0;
+  uint32_t bcrc = 0;
+  int known = base && sscanf(base, "%zu:%" SCNx32, &blen, &bcrc) == 2;
+  /* "waiting": the runner stopped while the Pod waited; no log byte was sent */
+  /* the probe's reporter is in its callback: it and its trace stay until the job ends */
+  j->probe_trace = j->trace;
+  j->probe_report = j->report;
+  j->trace = NULL;
+  j->report = NULL;
+  json_t *job = json_object_get(j->plan, "job");
+  if (known && size >= blen) {
+    new_trace(j, job, blen, 1, bcrc);
+    j->base = BASE_PRELUDE;
+  } else {
+    new_trace(j, job, size, 0, 0);
+    j->base = BASE_WAITING; /* the logs begin where GitLab's trace ends */
+  }
+  lunar_trace_release(j->trace, size);
+  if (lunar_trace_size(j->trace) < size) j->skip_until = size;
+  if (!j->trace || new_report(j, job) != LUNAR_OK) {
+    lunar_log("error", j->id, "cannot resume Pod %s (out of memory)", j->pod_name);
+    j->phase = J_FINAL;
+    j->reported = 1;
+    try_free(j);
+    return;
+  }
+  lunar_gitlab_report_start(j->report);
+  lunar_log("info", j->id, "resumed: Pod %s, GitLab holds %zu trace bytes", j->pod_name, size);
+  emit(j, "job_resumed", json_pack("{s:s, s:I}", "pod", j->pod_name, "trace_offset", (json_int_t)size));
+  if (j->timeout_s > 0) {
+    long long created = 0;
+    long nsec = 0;
+    const char *ts = sget(json_object_get(j->pod, "metadata"), "creationTimestamp");
+    long remaining = j->timeout_s;
+    if (ts && lunar_kube_parse_time(ts, strlen(ts), &created, &nsec) == 0)
+      remaining = (long)(created + j->timeout_s - (long long)time(NULL));
+    if (remaining < 1) remaining = 1;
+    j->timeout_timer = lunar_loop_timer_start(j->r->loop, remaining * 1000, on_timeout, j);
+  }
+  j->phase = J_WAIT;
+  j->t_created = lunar_loop_now();
+  lunar_job_pod_event(j, "MODIFIED", j->pod);
+}
+
+static void on_secret(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
+  json_t *job = NULL;
+  if (rc == LUNAR_OK) {
+    const char *text = sget(json_object_get(res->body, "data"), JOB_SECRET_KEY);
+    char *raw = NULL;
+    size_t n = 0;
+    if (text && lunar_kube_base64_decode(text, &raw, &n, NULL) == LUNAR_OK)
+      job = json_loadb(raw, n, 0, NULL);
+    free(raw);
+  }
+  if (!job) {
+    lunar_log("warning", j->id, "cannot resume Pod %s: its job Secret is unreadable (%s); deleting it",
+              j->pod_name, rc == LUNAR_OK ? "no " JOB_SECRET_KEY : err->msg);
+    j->phase = J_FINAL;
+    j->reported = 1;
+    delete_pod(j, 0);
+    return;
+  }
+  j->id = json_integer_value(json_object_get(job, "id"));
+  free(j->token);
+  j->token = dup_or_null(sget(job, "token"));
+  json_t *t = json_object_get(job, "timeout");
+  j->timeout_s = json_is_integer(t) ? (long)json_integer_value(t) : 3600;
+  json_decref(j->summary);
+  j->summary = json_incref(json_object_get(job, "summary"));
+  j->plan = json_pack("{s:o}", "job", job);
+  lunar_error e2;
+  if (!j->token || new_trace(j, job, 0, 0, 0) != LUNAR_OK || new_report(j, job) != LUNAR_OK ||
+      lunar_gitlab_report_probe(j->report, on_probe, j, &e2) != LUNAR_OK) {
+    lunar_log("error", j->id, "cannot resume Pod %s", j->pod_name);
+    j->phase = J_FINAL;
+    j->reported = 1;
+    delete_pod(j, 0);
+  }
+}
+
+void lunar_job_resume(lunar_runner *r, json_t *pod) {
+  const json_t *meta = json_object_get(pod, "metadata");
+  const char *name = sget(meta, "name");
+  if (!name || sget(meta, "deletionTimestamp")) return;
+  lunar_job *j = job_new(r);
+  if (!j) return;
+  j->resumed = 1;
+  j->phase = J_ACK;
+  j->ns = dup_or_null(sget(meta, "namespace"));
+  j->pod_name = strdup(name);
+  j->pod_uid = dup_or_null(sget(meta, "uid"));
+  j->pod = json_incref(pod);
+  const char *id = lunar_pod_annotation(pod, "lunar.dev/job-id");
+  j->id = id ? strtoll(id, NULL, 10) : 0;
+  kcall *k = kcall_new(j, on_secret);
+  lunar_error err;
+  if (!k || lunar_kube_get(r->kube, "secrets", j->ns, j->pod_name, kube_done, k, NULL, &err) != LUNAR_OK) {
+    if (k) kcall_failed(j, k);
+    j->phase = J_FINAL;
+    j->reported = 1;
+    try_free(j);
+  }
+}
+
+lunar_job *lunar_job_find(lunar_runner *r, const char *pod_name) {
+  for (lunar_job *j = r->jobs; j; j = j->next)
+    if (j->pod_name && !strcmp(j->pod_name, pod_name)) return j;
+  return NULL;
+}
+
+lunar_job *lunar_job_next(const lunar_job *j) { return j->next; }
