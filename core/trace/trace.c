@@ -294,7 +294,7 @@ static void mask_run(lunar_trace *t, int final) {
       t->emitted = 0;
     }
   }
-  memmove(t->pend, t->pend + i, t->plen - i);
+  if (i > 0 && i < t->plen) memmove(t->pend, t->pend + i, t->plen - i);
   t->plen -= i;
   if (final) {
     t->cover = 0;

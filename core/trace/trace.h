@@ -1,26 +1,40 @@
 /* The job trace: the bytes lunar sends to GitLab as a job's log.
  *
  * Everything written goes through, in order:
- *   1. masking (reference §6.6): the exact value of every masked variable,
- *      the value after sensitive URL parameters (private_token=, ...), and the
- *      token characters after known prefixes (glpat-, glcbt-, ... plus the
- *      job's own) become "[MASKED]", also when a secret is split across two
- *      writes: bytes that may be the start of a secret are held back until
- *      the next write or lunar_trace_flush decides;
- *   2. invalid UTF-8 replaced by U+FFFD (a sequence split across writes is
- *      kept whole);
- *   3. the output limit: past `limit` stored bytes one notice line is stored
- *      (cut at a character boundary before it) and every later byte is
- *      dropped; lunar_trace_truncated() then says so.
+ *   1. masking (reference §6.6), also when a secret is split across writes:
+ *      - the exact value of every masked variable becomes "[MASKED]";
+ *        occurrences that overlap or touch inside one run are hidden as one
+ *        run (no tail of a second secret shows), the longest value wins
+ *        where two start at the same byte;
+ *      - the value after a sensitive URL parameter (private_token=,
+ *        authenticity_token=, rss_token=, x-amz-signature=,
+ *        x-amz-credential=, x-amz-security-token=; the name in any case)
+ *        up to the next & # " ' < > or whitespace;
+ *      - the token characters [A-Za-z0-9_.=-] after a token prefix; the
+ *        prefix stays visible ("glpat-[MASKED]"). glpat- always, plus the
+ *        first 15 distinct of: the job's token_prefixes, then GitLab Runner's
+ *        defaults (gloas-, gldt-, glrt-, glcbt-, glrtr-, glptt-, glft-,
+ *        glimt-, glagent-, glsoat-, glffct-, _gitlab_session=, gltok-).
+ *      Bytes that may start a secret are held back until the next write or
+ *      lunar_trace_flush decides (at most the longest pattern, less one);
+ *   2. invalid UTF-8 replaced by U+FFFD, one per maximal ill-formed subpart
+ *      (Unicode's practice, what Python's "replace" does); a sequence split
+ *      across writes is kept whole;
+ *   3. the output limit (§6.5): the write that crosses `limit` stored bytes
+ *      is cut at a character boundary, then one notice line is stored
+ *      (yellow bold: the limit in bytes, the job continues, no more output
+ *      is collected) and every later byte is dropped; lunar_trace_truncated()
+ *      then says so. The notice counts in the size and the CRC.
  * The stored bytes are the trace: offsets, size and CRC-32 are of them.
  *
  * A trace may start at a base offset (a runner resuming a job after a
  * restart: GitLab already holds `base` bytes that this process never saw).
  * The CRC is then known only when the caller gives the CRC of those bytes.
+ * A base past the limit means the notice was already written.
  *
  * Memory: the stored bytes from the oldest offset the caller still needs
- * (lunar_trace_release) to the end, plus the held-back tail (at most the
- * longest masked value). Single-threaded; no I/O.
+ * (lunar_trace_release) to the end, plus the held-back tail. Single-threaded;
+ * no I/O.
  */
 #ifndef LUNAR_TRACE_TRACE_H
 #define LUNAR_TRACE_TRACE_H
@@ -76,7 +90,7 @@ int lunar_trace_crc32(const lunar_trace *t, uint32_t *crc);
 /* 1 once the output limit was reached. */
 int lunar_trace_truncated(const lunar_trace *t);
 
-/* Bytes of masked values replaced so far (for metrics). */
+/* Bytes hidden so far: masked values and token/parameter characters (metrics). */
 size_t lunar_trace_masked_count(const lunar_trace *t);
 
 #endif

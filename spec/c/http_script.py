@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A scripted HTTP server for the C tests of the GitLab client and reporter.
 
-    http_script.py SCRIPT.json RECORD.jsonl
+    http_script.py SCRIPT.json RECORD.jsonl [TLSDIR]
 
 Listens on a free loopback port and prints it on the first line of stdout.
 SCRIPT.json is {"responses": [R, ...], "default": R}: each request takes the
@@ -20,12 +20,17 @@ next R in order (the default once they are used up; without one, 500). R:
 "headers" values may contain {now+N}, replaced by the HTTP date N seconds
 from now. Each request is appended to RECORD.jsonl as it arrives:
 {"method", "path", "headers" (names lower-case), "body" (latin-1), "t"}.
+With TLSDIR it serves HTTPS: it writes TLSDIR/ca.crt (a fresh CA) and a
+certificate for 127.0.0.1 signed by it.
 PUT /__script with a SCRIPT body replaces the script and empties the record
 (one server serves a whole test program). Standard library only.
 """
 import email.utils
 import json
+import os
 import re
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -105,6 +110,27 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
 
+def make_tls(d):
+    """A CA and a server certificate for 127.0.0.1 in d (EC P-256: quick)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    os.makedirs(d, exist_ok=True)
+    for name in ("ca", "server"):
+        run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", name + ".key")
+    run("req", "-x509", "-new", "-key", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=script-ca",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
+    run("req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-out", "server.crt", "-extfile", "server.ext")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, "server.crt"), os.path.join(d, "server.key"))
+    return ctx
+
+
 def main():
     global script, record
     with open(sys.argv[1]) as f:
@@ -112,8 +138,14 @@ def main():
     record = open(sys.argv[2], "a")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    server.handle_error = lambda request, address: None  # clients that hang up are part of the tests
+    if len(sys.argv) > 3:
+        server.socket = make_tls(sys.argv[3]).wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
-    server.serve_forever()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    parent = os.getppid()
+    while os.getppid() == parent:  # the test died without stopping us: go too
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ typedef struct script_server {
   char record[64];
 } script_server;
 
-static inline int script_start(script_server *s, const char *script_json) {
+/* tls_dir non-NULL: HTTPS, with the CA in tls_dir/ca.crt. */
+static inline int script_start_tls(script_server *s, const char *script_json, const char *tls_dir) {
   memset(s, 0, sizeof *s);
   snprintf(s->script, sizeof s->script, "/tmp/lunar-script-XXXXXX");
   int fd = mkstemp(s->script);
@@ -51,7 +52,7 @@ static inline int script_start(script_server *s, const char *script_json) {
     dup2(p[1], 1);
     close(p[0]);
     close(p[1]);
-    execlp("python3", "python3", "spec/c/http_script.py", s->script, s->record, (char *)NULL);
+    execlp("python3", "python3", "spec/c/http_script.py", s->script, s->record, tls_dir, (char *)NULL);
     _exit(127);
   }
   close(p[1]);
@@ -62,8 +63,12 @@ static inline int script_start(script_server *s, const char *script_json) {
     return -1;
   }
   fclose(f);
-  snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
+  snprintf(s->url, sizeof s->url, "%s://127.0.0.1:%d", tls_dir ? "https" : "http", s->port);
   return 0;
+}
+
+static inline int script_start(script_server *s, const char *script_json) {
+  return script_start_tls(s, script_json, NULL);
 }
 
 /* Replaces the script and forgets the requests seen so far. */

@@ -398,6 +398,49 @@ static void test_cancel_and_free_with_calls_pending(void) {
   CHECK_INT(c.done, 0);
 }
 
+static void test_tls_with_a_ca_file(void) {
+  char dir[] = "/tmp/lunar-tls-XXXXXX";
+  if (!mkdtemp(dir)) return;
+  script_server tls;
+  if (script_start_tls(&tls, "{\"default\": {\"status\": 200}}", dir) != 0) return;
+  char ca[96];
+  snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+  lunar_loop *loop;
+  lunar_loop_new(&loop, NULL);
+  for (int with_ca = 1; with_ca >= 0; with_ca--) {
+    lunar_gitlab_options o = {0};
+    o.url = tls.url;
+    o.token = "glrt-x";
+    o.ca_file = with_ca ? ca : NULL;
+    o.backoff_base_ms = 5;
+    lunar_gitlab *g = NULL;
+    CHECK_INT(lunar_gitlab_new(loop, &o, &g, NULL), LUNAR_OK);
+    got r = {0};
+    lunar_gitlab_verify(g, on_done, &r, NULL, NULL);
+    run_until(loop, &r.done, 10000);
+    if (with_ca) {
+      CHECK_INT(r.rc, LUNAR_OK);
+      CHECK_INT(r.status, 200);
+    } else { /* the system's CAs do not know this one: final, not retried */
+      CHECK_INT(r.rc, LUNAR_EIO);
+      CHECK_INT(r.attempts, 1);
+      CHECK(strstr(r.msg, "no answer from https://127.0.0.1:") != NULL);
+    }
+    reset(&r);
+    lunar_gitlab_free(g);
+  }
+  lunar_loop_free(loop);
+  script_stop(&tls);
+  static const char *const files[] = {"ca.crt", "ca.key", "ca.srl", "server.crt", "server.key",
+                                      "server.csr", "server.ext"};
+  char path[128];
+  for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
 int main(void) {
   if (script_start(&srv_, "{}") != 0) return 1;
   RUN(test_verify_sends_the_runner_token_and_info);
@@ -413,6 +456,7 @@ int main(void) {
   RUN(test_update_job_body_and_response_headers);
   RUN(test_patch_trace_ranges);
   RUN(test_cancel_and_free_with_calls_pending);
+  RUN(test_tls_with_a_ca_file);
   script_stop(&srv_);
   return check_summary();
 }
