@@ -107,6 +107,7 @@ int lunar_gitlab_report_new(lunar_gitlab *g, lunar_trace *trace,
   r->base_interval_ms = opt->interval_ms > 0 ? opt->interval_ms : LUNAR_REPORT_INTERVAL_DEFAULT_MS;
   r->interval_ms = r->base_interval_ms;
   r->touch_ms = opt->touch_ms > 0 ? opt->touch_ms : LUNAR_REPORT_TOUCH_DEFAULT_MS;
+  r->sent = opt->start_offset;
   r->final_backoff_ms = opt->final_backoff_ms > 0 ? opt->final_backoff_ms : LUNAR_REPORT_FINAL_BACKOFF_BASE_MS;
   r->final_limit = opt->final_retry_limit > 0 ? opt->final_retry_limit : LUNAR_REPORT_FINAL_RETRY_DEFAULT;
   if (cb) r->cb = *cb;

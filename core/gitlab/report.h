@@ -74,6 +74,7 @@ typedef struct lunar_gitlab_report_options {
   long interval_ms;            /* update interval until GitLab says one; 0: 3 s */
   long touch_ms;               /* touch after this long without an accepted update; 0: 30 s */
   long final_backoff_ms;       /* first wait between final attempts; 0: 1 s */
+  size_t start_offset;         /* GitLab already holds the trace up to here (a resumed job) */
 } lunar_gitlab_report_options;
 
 /* *out belongs to the caller. `g` is borrowed (must outlive it); `trace` is

@@ -26,7 +26,7 @@ struct lunar_runner {
   lunar_entry *entry; /* current; jobs hold their own reference */
   lunar_kube_watch *watch;
   const char *ns;       /* borrowed from the entry's settings */
-  const char *identity; /* label value lunar.dev/runner */
+  char identity[64];    /* label value lunar.dev/runner (a label value: at most 63) */
   char selector[160];
   char server_version[16];
   lunar_job *jobs;

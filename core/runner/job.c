@@ -57,7 +57,14 @@ struct lunar_job {
   char *held;        /* waiting lines held until the annotation says "waiting" */
   char last_wait[512];
   int pod_gone, deleting, canceled, aborted, timed_out, resumed;
+  long delete_grace; /* the grace period of the delete sent (-1: the Pod's own) */
+  int pull_failed;   /* a stage's image cannot be pulled and no policy is left */
+  int slot;          /* CI_CONCURRENT_ID: the lowest free among running jobs (-1: resumed) */
+  int project_slot;  /* the same among running jobs of this project (the Pod's name) */
+  long long project_id;
+  char pull_text[512];
   size_t skip_until; /* resumed: GitLab holds the trace up to here */
+  int script_output; /* the build container printed its first line */
   const char *final_reason;
   char final_text[512];
   int final_exit;
@@ -155,8 +162,10 @@ static void on_deleted(lunar_job *j, int rc, const lunar_kube_response *res, con
 static void delete_pod(lunar_job *j, long grace) {
   if (!j->pod_uid && !j->resumed) return; /* never created */
   if (j->pod_gone) return;
-  if (j->deleting && grace < 0) return;
+  /* a second delete only to shorten the grace period of the first */
+  if (j->deleting && (grace < 0 || (j->delete_grace >= 0 && grace >= j->delete_grace))) return;
   j->deleting = 1;
+  j->delete_grace = grace;
   lunar_error err;
   kcall *k = kcall_new(j, on_deleted);
   if (!k) return;
@@ -324,6 +333,11 @@ static int on_log_line(const char *line, size_t len, const char *ts, void *ud) {
     lunar_trace_release(j->trace, j->skip_until);
     if (lunar_trace_size(j->trace) >= j->skip_until) j->skip_until = 0;
   }
+  if (!j->script_output && !strcmp(j->stages[j->cur], "build")) {
+    j->script_output = 1; /* the first output of the job's script: shown within a second */
+    lunar_gitlab_report_kick_now(j->report);
+    return 0;
+  }
   lunar_gitlab_report_kick(j->report);
   return 0;
 }
@@ -471,6 +485,10 @@ static void conclude(lunar_job *j) {
     finish(j, 0, "job_canceled", 0, "canceled");
     return;
   }
+  if (j->pull_failed) {
+    finish(j, 0, "image_pull_failure", 0, j->pull_text);
+    return;
+  }
   lunar_pod_outcome out;
   lunar_pod_outcome_of(j->pod, &out);
   if (out.success) {
@@ -535,25 +553,52 @@ static void load_stages(lunar_job *j) {
 
 static void recreate_with_next_policy(lunar_job *j);
 
-static void waiting(lunar_job *j) {
+/* A container's image cannot be pulled: the Pod again with the next pull
+ * policy, or the job fails. While the Pod waits nothing else can happen; once
+ * stages run (the kubelet pulls a regular container's image only after the
+ * init containers ended), the logs read so far are kept, the Pod is deleted
+ * and the job ends when they are read (conclude). Returns 1 when handled. */
+static int pull_failure(lunar_job *j) {
   const char *container, *image, *message;
-  if (lunar_pod_pull_failure(j->pod, &container, &image, &message)) {
-    char line[900];
-    snprintf(line, sizeof line, YELLOW "WARNING: Failed to pull image \"%s\" for container %s: %s" RESET "\n",
-             image ? image : "?", container ? container : "?", message ? message : "");
-    waiting_line(j, line);
-    if (j->plan && json_is_true(json_object_get(j->plan, "pull_fallback"))) {
-      recreate_with_next_policy(j);
-      return;
-    }
-    char text[700];
-    snprintf(text, sizeof text, "failed to pull image \"%s\": %s", image ? image : "?",
-             message ? message : "");
-    finish(j, 0, "image_pull_failure", 0, text);
-    return;
+  if (j->deleting || j->pull_failed || !lunar_pod_pull_failure(j->pod, &container, &image, &message))
+    return 0;
+  char line[900];
+  snprintf(line, sizeof line, YELLOW "WARNING: Failed to pull image \"%s\" for container %s: %s" RESET "\n",
+           image ? image : "?", container ? container : "?", message ? message : "");
+  if (j->phase == J_WAIT) waiting_line(j, line);
+  else tprintf(j, "%s", line);
+  if (j->plan && json_is_true(json_object_get(j->plan, "pull_fallback"))) {
+    recreate_with_next_policy(j);
+    return 1;
   }
+  snprintf(j->pull_text, sizeof j->pull_text, "failed to pull image \"%s\": %s", image ? image : "?",
+           message ? message : "");
+  if (j->phase == J_WAIT) {
+    finish(j, 0, "image_pull_failure", 0, j->pull_text);
+    return 1;
+  }
+  j->pull_failed = 1;
+  delete_pod(j, 0);
+  return 0; /* the logs go on to their end */
+}
+
+/* The Pod is created before its Secret (the Secret is owned by the Pod), so
+ * the kubelet may briefly miss it (CreateContainerConfigError: secret "NAME"
+ * not found): not a reason worth a line in the trace. */
+static int own_secret_missing(const lunar_job *j, const char *why) {
+  const char *name = j->plan ? sget(json_object_get(json_object_get(j->plan, "secret"), "metadata"), "name")
+                             : j->pod_name;
+  if (!name) return 0;
+  char quoted[300];
+  snprintf(quoted, sizeof quoted, "\"%s\"", name);
+  return strstr(why, quoted) && strstr(why, "not found");
+}
+
+static void waiting(lunar_job *j) {
+  if (pull_failure(j)) return;
   char why[512];
   lunar_pod_waiting_reason(j->pod, why, sizeof why);
+  if (why[0] && own_secret_missing(j, why)) return;
   if (why[0] && strcmp(why, j->last_wait) != 0) {
     snprintf(j->last_wait, sizeof j->last_wait, "%s", why);
     char line[700];
@@ -592,6 +637,7 @@ void lunar_job_pod_event(lunar_job *j, const char *type, json_t *pod) {
          json_pack("{s:s, s:s, s:f, s:s}", "pod", j->pod_name, "namespace", j->ns, "waited",
                    secs(j->t_running - j->t_created), "reason", j->last_wait));
   }
+  if (!j->pod_gone && pull_failure(j)) return;
   advance(j);
 }
 
@@ -622,12 +668,23 @@ static void on_secret_created(lunar_job *j, int rc, const lunar_kube_response *r
     finish(j, 0, "runner_system_failure", 0, "could not create the job Secret");
     return;
   }
+  /* created: a running job keeps only what it still reads (memory per job) */
+  json_object_del(j->plan, "pod");
+  json_object_del(j->plan, "secret");
+  if (!json_is_true(json_object_get(j->plan, "pull_fallback"))) json_object_del(j->plan, "payload_text");
   enter_wait(j);
 }
 
 static void on_pod_created(lunar_job *j, int rc, const lunar_kube_response *res,
                            const lunar_error *err) {
-  if (j->phase != J_CREATE) return;
+  if (j->phase != J_CREATE) {
+    /* the job ended (timed out) while the create was on its way: no orphan */
+    if (rc == LUNAR_OK && j->phase == J_FINAL && !j->pod_uid) {
+      j->pod_uid = dup_or_null(sget(json_object_get(res->body, "metadata"), "uid"));
+      delete_pod(j, 0);
+    }
+    return;
+  }
   if (rc != LUNAR_OK) {
     tprintf(j, RED "ERROR: could not create Pod %s/%s: %s" RESET "\n", j->ns, j->pod_name, err->msg);
     finish(j, 0, "runner_system_failure", 0, "could not create the Pod");
@@ -637,7 +694,7 @@ static void on_pod_created(lunar_job *j, int rc, const lunar_kube_response *res,
   free(j->pod_uid);
   j->pod_uid = dup_or_null(sget(meta, "uid"));
   if (!j->pod) j->pod = json_incref(res->body);
-  json_t *secret = json_deep_copy(json_object_get(j->plan, "secret"));
+  json_t *secret = json_incref(json_object_get(j->plan, "secret")); /* changed in place: sent once */
   json_t *owner = json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "Pod", "name",
                             j->pod_name, "uid", j->pod_uid ? j->pod_uid : "");
   json_object_set_new(json_object_get(secret, "metadata"), "ownerReferences", owner);
@@ -662,7 +719,7 @@ static void create_pod(lunar_job *j) {
   lunar_trace_crc32(j->trace, &crc);
   char base[64];
   snprintf(base, sizeof base, "%zu:%08" PRIx32, lunar_trace_size(j->trace), crc);
-  json_t *pod = json_deep_copy(json_object_get(j->plan, "pod"));
+  json_t *pod = json_incref(json_object_get(j->plan, "pod")); /* changed in place: sent once */
   json_t *meta = json_object_get(pod, "metadata");
   json_t *ann = json_object_get(meta, "annotations");
   if (!json_is_object(ann)) {
@@ -686,10 +743,35 @@ static void create_pod(lunar_job *j) {
   json_decref(pod);
 }
 
+/* The lowest slot no other running job holds (of the same project when
+ * project_id >= 0). */
+static int free_slot(const lunar_job *self, long long project_id) {
+  for (int slot = 0;; slot++) {
+    int taken = 0;
+    for (const lunar_job *o = self->r->jobs; o && !taken; o = o->next) {
+      if (o == self || o->slot < 0) continue;
+      if (project_id < 0) taken = o->slot == slot;
+      else taken = o->project_id == project_id && o->project_slot == slot;
+    }
+    if (!taken) return slot;
+  }
+}
+
+static void take_slots(lunar_job *j, const char *payload, size_t len) {
+  json_t *p = json_loadb(payload, len, 0, NULL);
+  json_t *pid = json_object_get(json_object_get(p, "job_info"), "project_id");
+  j->project_id = json_is_integer(pid) ? (long long)json_integer_value(pid) : 0;
+  json_decref(p);
+  j->slot = free_slot(j, -1);
+  j->project_slot = free_slot(j, j->project_id);
+}
+
 /* Renders the plan for attempt j->attempt and takes its names. */
 static int prepare(lunar_job *j, const char *payload, size_t len, lunar_error *err) {
-  json_t *opts = json_pack("{s:s, s:s, s:i, s:i}", "identity", j->r->identity, "server_version",
-                           j->r->server_version, "attempt", j->attempt, "pull_attempt", j->attempt);
+  json_t *opts = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "identity", j->r->identity,
+                           "server_version", j->r->server_version, "attempt", j->attempt,
+                           "pull_attempt", j->attempt, "concurrent_id", j->slot,
+                           "project_runner_id", j->project_slot);
   json_t *plan = NULL;
   int rc = lunar_entry_prepare(j->entry, payload, len, opts, &plan, err);
   json_decref(opts);
@@ -716,7 +798,17 @@ static void recreate_with_next_policy(lunar_job *j) {
   }
   json_object_set(j->plan, "payload_text", payload);
   json_decref(payload);
+  write_held(j);
   tprintf(j, "Retrying with the next pull policy (attempt %d)\n", j->attempt + 1);
+  /* the new Pod's logs begin after everything written so far */
+  lunar_kube_logs_stop(j->logs);
+  j->logs = NULL;
+  j->cur = 0;
+  j->logs_started = 0;
+  j->stage_done = 0;
+  j->base = BASE_PRELUDE;
+  j->last_wait[0] = '\0';
+  write_held(j);
   json_decref(j->pod);
   j->pod = NULL;
   for (int i = 0; i < j->n_stages; i++) free(j->stages[i]);
@@ -767,7 +859,7 @@ static int new_trace(lunar_job *j, const json_t *job, size_t base, int crc_known
   return rc;
 }
 
-static int new_report(lunar_job *j, const json_t *job) {
+static int new_report(lunar_job *j, const json_t *job, size_t start_offset) {
   size_t nr = 0;
   const char **reasons = string_list(json_object_get(job, "failure_reasons"), &nr);
   lunar_gitlab_report_options o = {
@@ -776,6 +868,7 @@ static int new_report(lunar_job *j, const json_t *job) {
       .debug_trace = json_is_true(json_object_get(job, "debug_trace")),
       .failure_reasons = nr ? reasons : NULL,
       .n_failure_reasons = nr,
+      .start_offset = start_offset,
   };
   lunar_gitlab_report_callbacks cb = {.on_cancel = on_cancel, .on_finished = on_report_finished, .ud = j};
   lunar_error err;
@@ -848,6 +941,7 @@ static void prelude(lunar_job *j) {
 void lunar_job_start(lunar_runner *r, const char *payload, size_t len) {
   lunar_job *j = job_new(r);
   if (!j) return;
+  take_slots(j, payload, len);
   lunar_error err;
   int ok = prepare(j, payload, len, &err) == LUNAR_OK;
   json_t *job = NULL;
@@ -860,7 +954,7 @@ void lunar_job_start(lunar_runner *r, const char *payload, size_t len) {
     job = fallback_job(payload, len, &j->id, &j->token);
   }
   j->summary = json_incref(json_object_get(job, "summary"));
-  if (!j->token || new_trace(j, job, 0, 1, 0) != LUNAR_OK || new_report(j, job) != LUNAR_OK) {
+  if (!j->token || new_trace(j, job, 0, 1, 0) != LUNAR_OK || new_report(j, job, 0) != LUNAR_OK) {
     lunar_log("error", j->id, "cannot take the job (no job token, or out of memory)");
     json_decref(job);
     j->phase = J_FINAL;
@@ -939,7 +1033,7 @@ static void on_probe(int rc, size_t size, void *ud) {
   }
   lunar_trace_release(j->trace, size);
   if (lunar_trace_size(j->trace) < size) j->skip_until = size;
-  if (!j->trace || new_report(j, job) != LUNAR_OK) {
+  if (!j->trace || new_report(j, job, size) != LUNAR_OK) {
     lunar_log("error", j->id, "cannot resume Pod %s (out of memory)", j->pod_name);
     j->phase = J_FINAL;
     j->reported = 1;
@@ -992,7 +1086,7 @@ static void on_secret(lunar_job *j, int rc, const lunar_kube_response *res, cons
   j->summary = json_incref(json_object_get(job, "summary"));
   j->plan = json_pack("{s:o}", "job", job);
   lunar_error e2;
-  if (!j->token || new_trace(j, job, 0, 0, 0) != LUNAR_OK || new_report(j, job) != LUNAR_OK ||
+  if (!j->token || new_trace(j, job, 0, 0, 0) != LUNAR_OK || new_report(j, job, 0) != LUNAR_OK ||
       lunar_gitlab_report_probe(j->report, on_probe, j, &e2) != LUNAR_OK) {
     lunar_log("error", j->id, "cannot resume Pod %s", j->pod_name);
     j->phase = J_FINAL;
@@ -1007,6 +1101,7 @@ void lunar_job_resume(lunar_runner *r, json_t *pod) {
   if (!name || sget(meta, "deletionTimestamp")) return;
   lunar_job *j = job_new(r);
   if (!j) return;
+  j->slot = j->project_slot = -1; /* its Pod has its name already */
   j->resumed = 1;
   j->phase = J_ACK;
   j->ns = dup_or_null(sget(meta, "namespace"));

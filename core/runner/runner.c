@@ -1,5 +1,6 @@
 #include "runner/runner.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -267,7 +268,8 @@ static int startup(lunar_runner *r, const lunar_runner_options *opt, lunar_error
   if (rc != LUNAR_OK) return rc;
   const json_t *s = lunar_entry_settings(r->entry);
   apply_settings(r);
-  r->identity = sget(s, "identity");
+  /* a copy: a SIGHUP replaces the entry, the identity stays */
+  snprintf(r->identity, sizeof r->identity, "%s", sget(s, "identity") ? sget(s, "identity") : "");
   snprintf(r->selector, sizeof r->selector, "lunar.dev/runner=%s", r->identity);
 
   if ((rc = lunar_loop_new(&r->loop, err)) != LUNAR_OK) return rc;
@@ -405,6 +407,7 @@ int lunar_runner_main(const lunar_runner_options *opt, lunar_error *err) {
     shutdown_all(&r);
     return 1;
   }
+  malloc_trim(0); /* start-up's garbage (the entrypoint's load, the Pod list) goes back to the system */
   poll_maybe(&r);
   long shutdown_ms = iget(lunar_entry_settings(r.entry), "shutdown_timeout", 30) * 1000;
   for (;;) {

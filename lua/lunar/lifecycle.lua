@@ -149,7 +149,9 @@ local function image_name(payload, k)
 end
 
 -- prepare(runner, payload_text, opts) -> plan table | nil, message
--- opts: { identity, server_version, attempt, pull_attempt, concurrent_id }
+-- opts: { identity, server_version, attempt, pull_attempt, concurrent_id,
+--         project_runner_id } (the two slots: among the runner's running jobs,
+--         and among those of the same project; the Pod's name carries the latter)
 function M.prepare(runner, text, opts)
   local payload, perr = lunar.json.decode(text)
   if type(payload) ~= "table" then
@@ -161,6 +163,7 @@ function M.prepare(runner, text, opts)
     attempt = opts.attempt,
     pull_attempt = opts.pull_attempt,
     concurrent_id = opts.concurrent_id,
+    project_runner_id = opts.project_runner_id,
   })
   if not ok then
     if type(r) == "table" and r.message then return nil, r.message end

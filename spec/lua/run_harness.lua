@@ -69,11 +69,27 @@ function M.start_runner(env, source, args)
   env.runner_path = env.dir .. "/runner.lua"
   kube.write_file(env.runner_path, source or M.entrypoint(env))
   env.log = env.dir .. "/runner.log"
-  local cmd = string.format("%s run %s %s >>%s 2>&1 & echo $!", q(kube.bin), args or "",
-    q(env.runner_path), q(env.log))
-  local out = sh("env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST " .. cmd)
-  env.pid = out:match("%d+")
+  -- a shell waits for the runner and writes its exit status to env.status_file
+  env.status_file = env.dir .. "/runner.status"
+  local pid_file = env.dir .. "/runner.pid"
+  os.remove(env.status_file)
+  os.remove(pid_file)
+  local cmd = string.format("env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST %s run %s %s >>%s 2>&1 & p=$!; echo $p >%s; mv %s %s; wait $p; echo $? >%s",
+    q(kube.bin), args or "", q(env.runner_path), q(env.log), q(pid_file .. ".tmp"), q(pid_file .. ".tmp"),
+    q(pid_file), q(env.status_file))
+  os.execute("(" .. cmd .. ") >/dev/null 2>&1 &")
+  env.pid = M.eventually(function()
+    local t = kube.read_file(pid_file)
+    return t and t:match("%d+")
+  end, 10)
+  assert(env.pid, "lunar run did not start")
   return env.pid
+end
+
+--- The runner's exit status once it has exited (nil while it runs or when killed by the harness).
+function M.exit_status(env)
+  local t = kube.read_file(env.status_file or "")
+  return t and tonumber(t:match("%d+"))
 end
 
 function M.alive(env)
@@ -137,6 +153,57 @@ function M.plain(trace)
   trace = trace:gsub("section_%a+:%d+:[%w_%-%.]+\r\27%[0K", "")
   trace = trace:gsub("\27%[[%d;]*[mK]", "")
   return trace
+end
+
+--- The job's final record (raises with the runner's log when it never ends).
+function M.final(env, id, seconds)
+  local job, msg, rec = M.gitlab.wait_final(env.gitlab, id, seconds or 60)
+  if not job then
+    error(string.format("job %d did not reach a final state (%s; status %s); runner log:\n%s", id,
+      tostring(msg), rec and rec.status or "?", M.runner_log(env)), 2)
+  end
+  return job
+end
+
+--- The job's last final update (state, failure_reason, exit_code, checksum_ok, ...).
+function M.last_final(job)
+  for i = #job.updates, 1, -1 do
+    if job.updates[i].kind == "final" then return job.updates[i] end
+  end
+  return job.updates[#job.updates]
+end
+
+--- True once no Pod and no job Secret is left in namespace ci (bounded wait).
+function M.nothing_left(env, seconds)
+  return M.eventually(function() return #M.pods(env) == 0 and #M.secrets(env) == 0 end, seconds or 20)
+end
+
+--- kube_double requests (not watches) whose path names `pod_name`.
+function M.kube_requests_of(env, pod_name)
+  local out = {}
+  for _, r in ipairs(M.kube.requests(env.kube)) do
+    if r.path:find(pod_name, 1, true) or (r.name == pod_name) then out[#out + 1] = r end
+  end
+  return out
+end
+
+--- How often `needle` occurs in `text` (plain).
+function M.count(text, needle)
+  local n, i = 0, 1
+  while true do
+    local s, e = text:find(needle, i, true)
+    if not s then return n end
+    n, i = n + 1, e + 1
+  end
+end
+
+--- Waits until the runner asks GitLab for jobs (its start-up is over).
+function M.wait_polling(env, seconds)
+  return M.eventually(function()
+    for _, r in ipairs(M.gitlab.requests(env.gitlab)) do
+      if r.path:find("/jobs/request$") then return true end
+    end
+  end, seconds or 20)
 end
 
 M.json = lunar.json
