@@ -1,16 +1,14 @@
 -- `lunar doctor`, run as the real binary against the Kubernetes API server
--- double and GitLab (spec/support/gitlab_double when the tree has it, else the
--- verify stub beside this file): one fault at a time, each message checked.
+-- double and the GitLab double: one fault at a time, each message checked.
 local lunar = require "lunar"
 local S = require "spec.kube.support"
 
 local root = S.root
 
--- Starts GitLab's stand-in; returns { url, runner_token, pid, dir }.
+-- Starts the GitLab double; returns { url, runner_token, pid, dir }.
 local function start_gitlab()
   local dir = S.tmpdir()
   local server = root .. "/spec/support/gitlab_double/server.py"
-  if not io.open(server) then server = root .. "/spec/doctor/gitlab_verify_stub.py" end
   local p = io.popen(string.format("python3 %s --state-dir %s --port 0 >%s/log 2>&1 & echo $!", S.q(server), S.q(dir), S.q(dir)))
   local pid = p:read("l")
   p:close()
