@@ -63,6 +63,7 @@ struct lunar_job {
   int project_slot;  /* the same among running jobs of this project (the Pod's name) */
   long long project_id;
   char pull_text[512];
+  char *notes; /* the runner's own lines once the Pod exists: written before the final line */
   size_t skip_until; /* resumed: GitLab holds the trace up to here */
   int script_output; /* the build container printed its first line */
   const char *final_reason;
@@ -99,6 +100,28 @@ static void tprintf(lunar_job *j, const char *fmt, ...) {
   if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
   lunar_trace_write(j->trace, buf, (size_t)n);
   if (j->report) lunar_gitlab_report_kick(j->report);
+}
+
+/* The runner's own line once the Pod exists (cancel, timeout, unreadable
+ * logs). Held until the job ends and written before its last line: the
+ * trace between the trace-base annotation and the end is the stage logs
+ * alone, so a runner resuming the job after a restart regenerates exactly
+ * the bytes GitLab holds (see the top of this file). */
+static void note(lunar_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(lunar_job *j, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
+  size_t old = j->notes ? strlen(j->notes) : 0;
+  char *p = realloc(j->notes, old + (size_t)n + 1);
+  if (!p) return;
+  memcpy(p + old, buf, (size_t)n);
+  p[old + (size_t)n] = '\0';
+  j->notes = p;
 }
 
 #define YELLOW "\033[0;33m"
@@ -205,6 +228,7 @@ static void finish(lunar_job *j, int success, const char *reason, int exit_code,
   lunar_kube_logs_stop(j->logs);
   j->logs = NULL;
   j->t_finished = lunar_loop_now();
+  if (j->notes) tprintf(j, "%s", j->notes);
   if (success)
     tprintf(j, "\n" GREEN "Job succeeded" RESET "\n");
   else
@@ -259,6 +283,7 @@ static void try_free(lunar_job *j) {
   json_decref(j->pod);
   for (int i = 0; i < j->n_stages; i++) free(j->stages[i]);
   free(j->held);
+  free(j->notes);
   free(j->token);
   free(j->ns);
   free(j->pod_name);
@@ -277,7 +302,7 @@ static void on_cancel(int graceful, void *ud) {
     if (j->canceled) return;
     j->canceled = 1;
     lunar_log("info", j->id, "GitLab canceled the job: stopping the script, after_script still runs");
-    tprintf(j, "\n" YELLOW "WARNING: the job was canceled; after_script runs before the Pod is deleted" RESET "\n");
+    note(j, "\n" YELLOW "WARNING: the job was canceled; after_script ran before the Pod was deleted" RESET "\n");
     if (j->phase == J_ACK || j->phase == J_CREATE) return; /* deleted once created */
     delete_pod(j, -1);
     return;
@@ -301,7 +326,7 @@ static void on_timeout(lunar_loop *loop, void *ud) {
   if (j->phase == J_FINAL) return;
   j->timed_out = 1;
   lunar_log("info", j->id, "the job timed out after %ld s", j->timeout_s);
-  tprintf(j, "\n" RED "ERROR: the job exceeded its timeout of %ld seconds" RESET "\n", j->timeout_s);
+  note(j, "\n" RED "ERROR: the job exceeded its timeout of %ld seconds" RESET "\n", j->timeout_s);
   if (j->phase == J_ACK || j->phase == J_CREATE) {
     finish(j, 0, "job_execution_timeout", 0, "execution took longer than the job timeout");
     delete_pod(j, 0);
@@ -347,7 +372,7 @@ static void on_log_end(int rc, const lunar_error *err, void *ud) {
   j->logs = NULL;
   j->kube_requests++;
   if (rc != LUNAR_OK && !j->pod_gone)
-    tprintf(j, YELLOW "WARNING: the log of container %s could not be read to its end: %s" RESET "\n",
+    note(j, YELLOW "WARNING: the log of container %s could not be read to its end: %s" RESET "\n",
             j->stages[j->cur], err ? err->msg : "");
   j->cur++;
   advance(j);
@@ -358,7 +383,7 @@ static void start_logs(lunar_job *j) {
   lunar_error err;
   if (lunar_kube_logs_start(j->r->kube, j->ns, j->pod_name, &o, on_log_line, on_log_end, j, &j->logs,
                             &err) != LUNAR_OK) {
-    tprintf(j, YELLOW "WARNING: cannot read the log of container %s: %s" RESET "\n",
+    note(j, YELLOW "WARNING: cannot read the log of container %s: %s" RESET "\n",
             j->stages[j->cur], err.msg);
     j->cur++;
   }
@@ -566,7 +591,7 @@ static int pull_failure(lunar_job *j) {
   snprintf(line, sizeof line, YELLOW "WARNING: Failed to pull image \"%s\" for container %s: %s" RESET "\n",
            image ? image : "?", container ? container : "?", message ? message : "");
   if (j->phase == J_WAIT) waiting_line(j, line);
-  else tprintf(j, "%s", line);
+  else note(j, "%s", line);
   if (j->plan && json_is_true(json_object_get(j->plan, "pull_fallback"))) {
     recreate_with_next_policy(j);
     return 1;
@@ -799,6 +824,11 @@ static void recreate_with_next_policy(lunar_job *j) {
   json_object_set(j->plan, "payload_text", payload);
   json_decref(payload);
   write_held(j);
+  if (j->notes) { /* the new Pod's logs begin after them */
+    tprintf(j, "%s", j->notes);
+    free(j->notes);
+    j->notes = NULL;
+  }
   tprintf(j, "Retrying with the next pull policy (attempt %d)\n", j->attempt + 1);
   /* the new Pod's logs begin after everything written so far */
   lunar_kube_logs_stop(j->logs);
@@ -1098,11 +1128,17 @@ static void on_secret(lunar_job *j, int rc, const lunar_kube_response *res, cons
 void lunar_job_resume(lunar_runner *r, json_t *pod) {
   const json_t *meta = json_object_get(pod, "metadata");
   const char *name = sget(meta, "name");
-  if (!name || sget(meta, "deletionTimestamp")) return;
+  if (!name) return;
   lunar_job *j = job_new(r);
   if (!j) return;
   j->slot = j->project_slot = -1; /* its Pod has its name already */
   j->resumed = 1;
+  /* a Pod being deleted (a graceful cancel or a timeout the runner before us
+   * started): its logs are still read to the end and the job reported */
+  if (sget(meta, "deletionTimestamp")) {
+    j->deleting = 1;
+    j->delete_grace = -1;
+  }
   j->phase = J_ACK;
   j->ns = dup_or_null(sget(meta, "namespace"));
   j->pod_name = strdup(name);

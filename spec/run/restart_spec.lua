@@ -67,6 +67,31 @@ describe("lunar run: restarts", function()
     assert.matches("resumed", H.runner_log(env))
   end)
 
+  it("killed during the after_script of a graceful cancel: the job ends canceled with every line once", function()
+    local id = H.gitlab.enqueue(env.gitlab, {
+      name = "cancel-then-die", git_strategy = "none",
+      script = { "for i in $(seq 1 40); do echo tick-$i; sleep 0.5; done" },
+      after_script = { "for i in $(seq 1 12); do echo after-$i; sleep 0.3; done" },
+    })
+    assert.truthy(wait_trace(env, id, "tick-2\n"))
+    H.gitlab.cancel(env.gitlab, id, true)
+    assert.truthy(wait_trace(env, id, "after-3\n"), "after_script never ran; log:\n" .. H.runner_log(env))
+    kill_and_restart(env)
+    local job = H.final(env, id, 60)
+    assert.are.equal("canceled", job.status)
+    local trace = H.plain(job.trace)
+    local last = 0
+    for k in trace:gmatch("\nafter%-(%d+)") do
+      k = tonumber(k)
+      assert.are.equal(last + 1, k, "after-" .. (last + 1) .. " missing or repeated; trace:\n" .. trace)
+      last = k
+    end
+    assert.are.equal(12, last)
+    for k = 1, 3 do assert.are.equal(1, H.count(trace, "\ntick-" .. k .. "\n")) end
+    assert.is_true(H.last_final(job).checksum_ok)
+    assert.truthy(H.nothing_left(env))
+  end)
+
   it("deletes on start the Pod of a job canceled while the runner was down", function()
     local id = H.gitlab.enqueue(env.gitlab, {
       name = "orphan", git_strategy = "none",
