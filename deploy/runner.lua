@@ -13,6 +13,8 @@ return lunar.runner {
   -- before they are aborted; the Deployment's terminationGracePeriodSeconds is
   -- this plus 30 s for the aborts and final updates
   shutdown_timeout = 600,
+  -- /metrics for Prometheus; /healthz and /readyz for the Deployment's probes
+  listen_address = ":9252",
   kubernetes = {
     namespace = "ci",
     image = "alpine:3.20",
