@@ -65,6 +65,7 @@ struct lunar_job {
   char pull_text[512];
   char *notes; /* the runner's own lines once the Pod exists: written before the final line */
   size_t skip_until; /* resumed: GitLab holds the trace up to here */
+  int events_listed, events_pending; /* print_pod_warning_events */
   int script_output; /* the build container printed its first line */
   const char *final_reason;
   char final_text[512];
@@ -217,13 +218,54 @@ static void timers_stop(lunar_job *j) {
 }
 
 /* Ends the job: the final line, the final update, the Pod deleted. */
+/* print_pod_warning_events: before a job that failed around its Pod ends,
+ * the Pod's warning events (pull errors, scheduling, mounts) go into the
+ * trace, as GitLab Runner prints them. One list request, on failure only. */
+static void on_events(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
+  (void)err;
+  size_t i;
+  json_t *ev;
+  if (rc == LUNAR_OK)
+    json_array_foreach(json_object_get(res->body, "items"), i, ev) {
+      const char *reason = sget(ev, "reason"), *msg = sget(ev, "message");
+      note(j, YELLOW "WARNING: Event retrieved from the cluster: %s%s%s" RESET "\n", reason ? reason : "",
+           reason && msg ? ": " : "", msg ? msg : "");
+    }
+  j->events_pending = 0;
+  finish(j, 0, j->final_reason, j->final_exit, j->final_text);
+}
+
+static int list_warning_events(lunar_job *j, const char *reason) {
+  if (j->events_listed || !j->r->print_warnings || !j->pod_name || (!j->pod_uid && !j->resumed)) return 0;
+  if (!reason || (strcmp(reason, "runner_system_failure") && strcmp(reason, "image_pull_failure") &&
+                  strcmp(reason, "job_execution_timeout")))
+    return 0;
+  j->events_listed = 1;
+  char selector[400];
+  snprintf(selector, sizeof selector, "involvedObject.name=%s,type=Warning", j->pod_name);
+  kcall *k = kcall_new(j, on_events);
+  lunar_error err;
+  if (!k || lunar_kube_list(j->r->kube, "events", j->ns, NULL, selector, kube_done, k, NULL, &err) != LUNAR_OK) {
+    if (k) kcall_failed(j, k);
+    return 0;
+  }
+  j->events_pending = 1;
+  return 1;
+}
+
 static void finish(lunar_job *j, int success, const char *reason, int exit_code, const char *text) {
-  if (j->phase == J_FINAL) return;
+  if (j->phase == J_FINAL || j->events_pending) return;
+  if (!success && list_warning_events(j, reason)) {
+    j->final_reason = reason;
+    j->final_exit = exit_code;
+    if (text != j->final_text) snprintf(j->final_text, sizeof j->final_text, "%s", text ? text : "");
+    return; /* on_events finishes */
+  }
   j->phase = J_FINAL;
   j->success = success;
   j->final_reason = reason;
   j->final_exit = exit_code;
-  snprintf(j->final_text, sizeof j->final_text, "%s", text ? text : "");
+  if (text != j->final_text) snprintf(j->final_text, sizeof j->final_text, "%s", text ? text : "");
   timers_stop(j);
   lunar_kube_logs_stop(j->logs);
   j->logs = NULL;

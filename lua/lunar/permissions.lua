@@ -13,10 +13,10 @@ M.rules = {
     why = "create each job's Pod, follow all of them with one watch, find them again after a restart, delete them at the end or on cancel" },
   { group = "", resource = "pods/log", verbs = { "get" },
     why = "stream each stage container's log into the job trace" },
-  { group = "", resource = "secrets", verbs = { "create", "get", "delete" },
-    why = "the job Secret (stage scripts, variables, registry credentials); get also checks image_pull_secrets" },
-  { group = "", resource = "events", verbs = { "list", "watch" },
-    why = "report why a Pod does not start (pull errors, scheduling)" },
+  { group = "", resource = "secrets", verbs = { "create", "get" },
+    why = "the job Secret (stage scripts, variables, registry credentials; read again after a restart); get also checks image_pull_secrets" },
+  { group = "", resource = "events", verbs = { "list" },
+    why = "print a failed Pod's warning events in its trace (print_pod_warning_events)" },
 }
 
 -- Rows of M.rules that no request of the C core makes yet, and why they are
@@ -24,10 +24,7 @@ M.rules = {
 -- the requests it makes: each one must be in M.rules, and each row of M.rules
 -- must be made by the core or be listed here, so the Role stays exact.
 M.ahead = {
-  ["get pods"] = "read one Pod (after a restart, before a log stream); the runner reads Pods from its watch and list today",
-  ["delete secrets"] = "delete a job Secret whose Pod could not be created; today the Secret is owned by the Pod and goes with it",
-  ["list events"] = "report why a Pod does not start (print_pod_warning_events)",
-  ["watch events"] = "report why a Pod does not start (print_pod_warning_events)",
+  ["get pods"] = "read back a Pod whose create answer was lost (a 409 AlreadyExists on a retry); the runner otherwise reads Pods from its watch and list",
 }
 
 -- Permissions lunar must not have; doctor warns when they are granted.

@@ -79,6 +79,8 @@ describe("lunar run: job features", function()
     local trace = H.plain(job.trace)
     assert.matches('failed to pull image "registry.example.com/missing:1"', trace)
     assert.not_matches("never\n", trace)
+    -- print_pod_warning_events: the Pod's warning events before the last line
+    assert.matches("WARNING: Event retrieved from the cluster: Failed: [^\n]*registry.example.com/missing:1", trace)
   end)
 
   it("runs a service beside the job and the job talks to it", function()
