@@ -448,7 +448,7 @@ static int drive(lua_State *L, lua_client *lc, stream *s, int fn, double timeout
       lua_pushlstring(L, q->text ? q->text : "", q->len);
       if (is_watch) lunar_json_push(L, q->obj);
       else lua_pushstring(L, q->extra);
-      if (lunar_call(L, 2, 1, 0) != LUNAR_OK) {
+      if (lunar_call(L, 2, 1, -1) != LUNAR_OK) { /* the caller's code: its budget, if any */
         lc->busy--;
         if (s->handle) {
           if (is_watch) lunar_kube_watch_stop(s->handle);
