@@ -144,6 +144,23 @@ void lunar_call_arm(lua_State *L, lua_State *co) {
     lua_sethook(co, count_hook, LUA_MASKCOUNT, b->killed ? 1 : HOOK_STEP);
 }
 
+long long lunar_call_left(lua_State *L) {
+  budget *b = get_budget(L);
+  return b && b->depth > 0 ? (b->left > 0 ? b->left : 0) : (1LL << 62);
+}
+
+void lunar_call_charge(lua_State *L, long long steps) {
+  budget *b = get_budget(L);
+  if (!b || b->depth == 0) return;
+  b->left -= steps;
+  if (b->left > 0 || b->killed != ALIVE) return;
+  b->killed = KILLED_STEPS;
+  lua_Debug ar;
+  if (lua_getstack(L, 1, &ar)) note_where(L, b, &ar);
+  lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+  luaL_error(L, "stopped by lunar's sandbox limits");
+}
+
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) {

@@ -63,6 +63,14 @@ int lunar_call_sandboxed(lua_State *L);
  * coroutine created before the call still runs under the budget. */
 void lunar_call_arm(lua_State *L, lua_State *co);
 
+/* Instructions left to the running sandboxed call (a large number outside one). */
+long long lunar_call_left(lua_State *L);
+
+/* Charges `steps` instructions of work done in C (a pattern match) to the
+ * running sandboxed call; raises the budget error, and stops the call like the
+ * count hook does, when they exceed what is left. No-op outside a call. */
+void lunar_call_charge(lua_State *L, long long steps);
+
 /* lunar.call(limits, fn, ...) -> true, results... | false, message
  * The Lua face of lunar_call, used by the configuration layer to call
  * policies. limits is nil (the defaults), a number of VM instructions, or a

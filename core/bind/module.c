@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 
 #include "bind/call.h"
+#include "bind/pattern.h"
 #include "bind/sandbox.h"
 #include "json/luajson.h"
 #include "kube/luakube.h"
@@ -35,6 +36,7 @@ int luaopen_lunar(lua_State *L) {
     m->func(L);
     lua_setfield(L, -2, m->name);
   }
+  lunar_pattern_install(L);
   lunar_sandbox_install(L); /* before any entrypoint can capture a library function */
   lua_pushliteral(L, LUNAR_VERSION);
   lua_setfield(L, -2, "version");

@@ -66,6 +66,40 @@ describe("the instruction budget", function()
     fails_with(status, err, "node_selector", path, "instruction budget exhausted")
   end)
 
+  it("bounds string patterns that backtrack (one C call the hook cannot stop)", function()
+    local status, _, err, path = render_with("", [[
+    node_selector = function()
+      local s = ("a"):rep(20000)
+      return { x = s:find(".-.-.-.-b") and "y" or "n" }
+    end,]])
+    fails_with(status, err, "node_selector", path, "instruction budget exhausted")
+    status, _, err, path = render_with("", [[
+    node_selector = function()
+      local s = ("a"):rep(3000)
+      local n = 0
+      for _ in s:gmatch("(a*)(a*)(a*)b") do n = n + 1 end
+      return { x = select(2, s:gsub("a-a-a-b", "")) .. n }
+    end,]])
+    fails_with(status, err, "node_selector", path, "instruction budget exhausted")
+  end)
+
+  it("leaves ordinary patterns alone", function()
+    local pod = assert(H.render { node_selector = function(job)
+      local name = job.image.name
+      local a, b = ("key=value"):match("^([^=]+)=(.*)$")
+      local trimmed = ("  x y  "):match("^%s*(.-)%s*$")
+      local parts = {}
+      for w in ("a,b,,c"):gmatch("([^,]*)") do parts[#parts + 1] = w end
+      local bal = ("f(a(b)c)d"):match("%b()")
+      local fr = (("THE (quick) fox"):gsub("%f[%a]%a+", "W"))
+      local back = ("say 'hi' ok"):match("(['\"])(.-)%1")
+      return { a = a .. b, t = trimmed, p = table.concat(parts, "|"), b = bal, f = fr, q = back,
+        n = tostring(name:find("alpine", 1, true)), pos = tostring(("abc"):find("()b")) }
+    end })
+    assert.same({ a = "keyvalue", t = "x y", p = "a|b||c", b = "(a(b)c)", f = "W (W) W", q = "'",
+      n = "1", pos = "2" }, pod.spec.nodeSelector)
+  end)
+
   it("refuses finalizers, which would run outside any budget", function()
     local status, _, err, path = render_with("", [[
     node_selector = function()
