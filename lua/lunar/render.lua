@@ -219,10 +219,126 @@ local function job_secret(pod, files, dockercfg)
   }
 end
 
+-- Secret values of a job: name -> value of every masked or non-public
+-- variable, and of public ones whose value used one (secret_ref).
+local MIN_SECRET = 8 -- GitLab refuses to mask shorter values
+local function secret_values(records)
+  local out = {}
+  for _, rec in ipairs(records) do
+    if (rec.masked or rec.secret_ref or not (rec.public or rec.internal)) and not rec.file
+        and type(rec.value) == "string" and #rec.value >= MIN_SECRET then
+      out[#out + 1] = { name = rec.key, value = rec.value }
+    end
+  end
+  return out
+end
+
+-- The path of the first string in `t` that contains `needle`.
+local function find_in(t, needle, path)
+  if type(t) == "string" then return t:find(needle, 1, true) and path or nil end
+  if type(t) ~= "table" then return nil end
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local sub = type(k) == "number" and string.format("%s[%d]", path, k - 1) or (path .. "." .. tostring(k))
+    if type(k) == "string" and k:find(needle, 1, true) then return sub end
+    local found = find_in(t[k], needle, sub)
+    if found then return found end
+  end
+end
+
+-- The Pod spec never holds a secret value: not in an image name, a label, an
+-- annotation, a node selector, an env value, anywhere. One JSON encoding and
+-- a plain search per secret; the walk that names the field only on a hit.
+local function check_no_secret(pod, secrets)
+  if #secrets == 0 then return end
+  local text = lunar.json.encode(pod)
+  if not text then return end
+  for _, sv in ipairs(secrets) do
+    local encoded = lunar.json.encode(sv.value):sub(2, -2)
+    if text:find(encoded, 1, true) then
+      local where = find_in(pod, sv.value, "pod") or "pod"
+      fail("%s would carry the value of the secret variable %s (masked or not public): secret values reach the Pod only through the job Secret; use the variable by name inside the job instead",
+        where, sv.name)
+    end
+  end
+end
+
+-- Job data in lunar's own annotations: control characters escaped, so that
+-- a ref or job name cannot forge lines where annotations are shown.
+local JOB_ANNOTATIONS = { "job.runner.gitlab.com/ref", "job.runner.gitlab.com/name", "job.runner.gitlab.com/url" }
+local function escape_controls(s)
+  return (s:gsub("[%c\127]", function(c)
+    if c == "\n" then return "\\n" elseif c == "\t" then return "\\t" elseif c == "\r" then return "\\r" end
+    return string.format("\\x%02x", c:byte())
+  end))
+end
+M.escape_controls = escape_controls
+
+-- Secret values of the payload as given (before any rendering), for scrubbing
+-- messages: masked or non-public variables.
+local function payload_secrets(payload)
+  local out = {}
+  if type(payload) ~= "table" or type(payload.variables) ~= "table" then return out end
+  for _, v in ipairs(payload.variables) do
+    if type(v) == "table" and type(v.value) == "string" and (v.masked == true or v.public == false) and #v.value >= 1 then
+      out[#out + 1] = v.value
+    end
+  end
+  if type(payload.token) == "string" and payload.token ~= "" then out[#out + 1] = payload.token end
+  return out
+end
+
+-- A message for stderr or the job log: no secret value, nor a piece of one
+-- (any 8 bytes of it), and no control character from job data but newlines
+-- and tabs.
+local PIECE = 8
+local function scrub(msg, secrets)
+  msg = tostring(msg)
+  for _, sv in ipairs(secrets) do
+    if #sv >= 4 and msg:find(sv, 1, true) then
+      msg = msg:gsub(sv:gsub("%p", "%%%0"), "[MASKED]")
+    end
+  end
+  for _, sv in ipairs(secrets) do
+    if #sv > PIECE and #sv <= 512 then
+      local i = 1
+      while i <= #sv - PIECE + 1 do
+        local piece = sv:sub(i, i + PIECE - 1)
+        if msg:find(piece, 1, true) then
+          msg = msg:gsub(piece:gsub("%p", "%%%0"), "[MASKED]")
+        end
+        i = i + 1
+      end
+    end
+  end
+  return (msg:gsub("[\0-\8\11-\31\127]", function(c) return string.format("\\x%02x", c:byte()) end))
+end
+M.scrub = scrub
+
+local render_objects
+
 -- render_objects(runner, payload [, opts]) -> { pod, secret, objects,
 -- warnings, log, ... } or raises { message }. opts: payload_name,
 -- concurrent_id, project_runner_id, server_version, attempt.
+-- Messages and warnings never carry a secret of the job (see scrub).
 function M.render_objects(runner, payload, opts)
+  local ok, result = pcall(render_objects, runner, payload, opts)
+  local secrets = payload_secrets(payload)
+  if not ok then
+    if type(result) == "table" and result.message then
+      error({ message = scrub(result.message, secrets) }, 0)
+    end
+    error(scrub(result, secrets), 0)
+  end
+  if #secrets > 0 then
+    for i, w in ipairs(result.warnings) do result.warnings[i] = scrub(w, secrets) end
+  end
+  return result
+end
+
+function render_objects(runner, payload, opts)
   opts = opts or {}
   local msg = jobs.validate(payload, opts.payload_name)
   if msg then fail("%s", msg) end
@@ -272,6 +388,13 @@ function M.render_objects(runner, payload, opts)
   end
   pod = apply_pod_spec(pod, r.pod_spec, jobv)
   check_pod(pod)
+  local ann = type(pod.metadata) == "table" and pod.metadata.annotations
+  if type(ann) == "table" then
+    for _, key in ipairs(JOB_ANNOTATIONS) do
+      if type(ann[key]) == "string" then ann[key] = escape_controls(ann[key]) end
+    end
+  end
+  check_no_secret(pod, secret_values(vars))
   local secret = job_secret(pod, files, dockercfg)
   return {
     pod = pod, secret = secret, objects = { secret, pod }, warnings = warnings, log = log,

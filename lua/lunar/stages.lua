@@ -146,15 +146,25 @@ end
 
 -- The build container's environment: public and runner variables, never
 -- masked ones; the last definition at the place of the first; `$` doubled.
-local function pod_env(records)
+-- A public value that used a secret variable (DATABASE_URL with
+-- $DB_PASSWORD in it) is read from the job Secret (key env.<NAME>), so the
+-- Pod spec never holds a secret.
+local function pod_env(records, files)
   local env, at = {}, {}
   for _, rec in ipairs(records) do
     if (rec.public or rec.internal) and not rec.masked then
-      local value = shell.kube_escape(rec.value)
-      if at[rec.key] then
-        env[at[rec.key]].value = value
+      local e
+      if rec.secret_ref then
+        local key = "env." .. rec.key
+        files[key] = rec.value
+        e = { name = rec.key, secret_key = key }
       else
-        env[#env + 1] = { name = rec.key, value = value }
+        e = { name = rec.key, value = shell.kube_escape(rec.value) }
+      end
+      if at[rec.key] then
+        env[at[rec.key]] = e
+      else
+        env[#env + 1] = e
         at[rec.key] = #env
       end
     end
@@ -373,7 +383,7 @@ function M.plan(payload, given, settings, opts)
   return {
     files = files,
     containers = containers(ctx, present),
-    env = pod_env(ctx.records),
+    env = pod_env(ctx.records, files),
     records = ctx.records,
     values = ctx.var,
     layout = ctx.layout,
