@@ -11,6 +11,7 @@ local T = {}
 
 local function describe(v)
   local t = type(v)
+  if v == lunar.json.null then return "null" end
   if t == "string" then return string.format("the string %q", v) end
   if t == "table" then return "a table" end
   if t == "function" then return "a function" end
