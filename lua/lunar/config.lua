@@ -120,6 +120,7 @@ function M.validate(t, locate)
   if type(k.cert_file) == "string" and (type(k.key_file) ~= "string") then
     ctx.fail("kubernetes.cert_file", "cert_file needs key_file (client certificate authentication)")
   end
+  require("lunar.apicheck").settings(k, ctx.fail)
   return #ctx.errors > 0 and ctx.errors or nil
 end
 

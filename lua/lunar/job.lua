@@ -49,8 +49,9 @@ local function int_range(lo, hi, what)
   return { kind = "integer", lo = lo, hi = hi, what = what }
 end
 
+local DATA = { kind = "string", nul = true } -- a value that may hold any byte
 local VARIABLE = obj {
-  key = req(STR), value = nullable(STR), public = nullable(BOOL), masked = nullable(BOOL),
+  key = req(STR), value = nullable(DATA), public = nullable(BOOL), masked = nullable(BOOL),
   file = nullable(BOOL), raw = nullable(BOOL),
 }
 local PORT = obj { number = req(int_range(1, 65535, "a port number")), protocol = nullable(STR), name = nullable(STR) }
@@ -123,6 +124,7 @@ local function check(t, v, path)
     return path, string.format("expected %s, got %s", kind_of(t), describe(v))
   elseif k == "string" then
     if type(v) ~= "string" then return path, "expected a string, got " .. describe(v) end
+    if not t.nul and v:find("\0", 1, true) then return path, "contains a NUL byte" end
   elseif k == "boolean" then
     if type(v) ~= "boolean" then return path, "expected a boolean, got " .. describe(v) end
   elseif k == "integer" then

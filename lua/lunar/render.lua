@@ -20,6 +20,7 @@ local overwrites = require "lunar.overwrites"
 local stages = require "lunar.stages"
 local registry = require "lunar.registry"
 local config = require "lunar.config"
+local apicheck = require "lunar.apicheck"
 
 local M = {}
 
@@ -251,10 +252,8 @@ end
 -- The Pod spec never holds a secret value: not in an image name, a label, an
 -- annotation, a node selector, an env value, anywhere. One JSON encoding and
 -- a plain search per secret; the walk that names the field only on a hit.
-local function check_no_secret(pod, secrets)
-  if #secrets == 0 then return end
-  local text = lunar.json.encode(pod)
-  if not text then return end
+local function check_no_secret(pod, secrets, text)
+  if #secrets == 0 or not text then return end
   for _, sv in ipairs(secrets) do
     local encoded = lunar.json.encode(sv.value):sub(2, -2)
     if text:find(encoded, 1, true) then
@@ -394,8 +393,10 @@ function render_objects(runner, payload, opts)
       if type(ann[key]) == "string" then ann[key] = escape_controls(ann[key]) end
     end
   end
-  check_no_secret(pod, secret_values(vars))
+  local text = lunar.json.encode(pod)
+  check_no_secret(pod, secret_values(vars), text)
   local secret = job_secret(pod, files, dockercfg)
+  apicheck.objects(pod, secret, text)
   return {
     pod = pod, secret = secret, objects = { secret, pod }, warnings = warnings, log = log,
     settings = settings, kubernetes = k, variables = vars, layout = plan.layout, plan = plan,
