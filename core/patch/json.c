@@ -110,9 +110,36 @@ static int value_member(const json_t *op, json_t **out, lunar_error *err) {
   return (*out = json_deep_copy(v)) ? LUNAR_OK : OOM(err);
 }
 
-/* Runs one operation whose op name is `name` and whose path is parsed. */
+/* `copy` may double the document with each operation: the values copied by
+ * one patch may weigh at most COPY_BUDGET (values, plus string bytes / 16). */
+#define COPY_BUDGET 1000000
+
+/* The weight of v, counted up to `limit` (then it stops). */
+static size_t weight(const json_t *v, size_t limit) {
+  size_t w = 1;
+  if (json_is_string(v)) return w + json_string_length(v) / 16;
+  if (json_is_array(v)) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) {
+      if (w > limit) break;
+      w += weight(x, limit - w);
+    }
+  } else if (json_is_object(v)) {
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) {
+      if (w > limit) break;
+      w += strlen(k) / 16 + weight(x, limit - w);
+    }
+  }
+  return w;
+}
+
+/* Runs one operation whose op name is `name` and whose path is parsed.
+ * `copied`: the weight copied so far by the patch. */
 static int run(json_t **doc, const json_t *op, const char *name, const lunar_pointer *path,
-               lunar_error *err) {
+               size_t *copied, lunar_error *err) {
   if (strcmp(name, "add") == 0 || strcmp(name, "replace") == 0) {
     json_t *value;
     int rc = value_member(op, &value, err);
@@ -141,8 +168,13 @@ static int run(json_t **doc, const json_t *op, const char *name, const lunar_poi
   if (!value) {
     rc = LUNAR_EINVAL;
   } else if (name[0] == 'c') {
-    json_t *copy = json_deep_copy(value);
-    rc = copy ? add(doc, path, copy, err) : OOM(err);
+    *copied += weight(value, COPY_BUDGET + 1);
+    if (*copied > COPY_BUDGET) {
+      rc = lunar_error_set(err, LUNAR_EINVAL, "the patch copies too much (more than %d values in all)", COPY_BUDGET);
+    } else {
+      json_t *copy = json_deep_copy(value);
+      rc = copy ? add(doc, path, copy, err) : OOM(err);
+    }
   } else if (is_within(&from, path, 1)) {
     rc = lunar_error_set(err, LUNAR_EINVAL, "cannot move %s into its own child %s", from.text, path->text);
   } else if (is_within(&from, path, 0)) {
@@ -166,6 +198,7 @@ int lunar_patch_json(const json_t *doc, const json_t *ops, json_t **out, lunar_e
                            lunar_json_kind_name(ops));
   json_t *result = json_deep_copy(doc);
   if (!result) return OOM(err);
+  size_t copied = 0;
   size_t i;
   json_t *op;
   int rc = LUNAR_OK;
@@ -192,7 +225,7 @@ int lunar_patch_json(const json_t *doc, const json_t *ops, json_t **out, lunar_e
     lunar_pointer path;
     if (!(rc = string_member(op, "path", &path_text, err)) &&
         !(rc = lunar_patch_pointer_parse(path_text, &path, err))) {
-      rc = run(&result, op, name, &path, err);
+      rc = run(&result, op, name, &path, &copied, err);
       lunar_patch_pointer_clear(&path);
     }
     if (rc) {

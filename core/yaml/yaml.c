@@ -11,6 +11,7 @@
  * ancestor) and the number of values aliases may expand to ("billion laughs"). */
 #define MAX_DEPTH 64
 #define MAX_NODES 1000000
+#define MAX_BYTES ((size_t)16 << 20) /* scalar bytes the document expands to */
 
 /* ---- plain scalar resolution (YAML 1.2 core schema) --------------------- */
 
@@ -115,6 +116,7 @@ typedef struct build {
   yaml_document_t *doc;
   const char *name;
   long nodes;
+  size_t bytes; /* scalar bytes produced so far, aliases counted each time */
   lunar_error *err;
 } build;
 
@@ -133,6 +135,8 @@ static int convert(build *b, yaml_node_t *node, int depth, json_t **out) {
   case YAML_SCALAR_NODE: {
     const char *s = (const char *)node->data.scalar.value;
     size_t n = node->data.scalar.length;
+    if ((b->bytes += n) > MAX_BYTES)
+      return at(b, node->start_mark, "%s", "too large (aliases expand to more than 16 MiB of text)");
     /* The loader tags every untagged scalar !!str, so only the style tells a
      * quoted "1" (a string) from a plain 1 (a number). */
     if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
@@ -166,6 +170,10 @@ static int convert(build *b, yaml_node_t *node, int depth, json_t **out) {
       if (k->type != YAML_SCALAR_NODE) {
         json_decref(v);
         return at(b, k->start_mark, "%s", "a mapping key must be a plain value, not a list or a mapping");
+      }
+      if ((b->bytes += k->data.scalar.length) > MAX_BYTES) {
+        json_decref(v);
+        return at(b, k->start_mark, "%s", "too large (aliases expand to more than 16 MiB of text)");
       }
       char *key = strndup((const char *)k->data.scalar.value, k->data.scalar.length);
       json_t *item = NULL;

@@ -178,7 +178,19 @@ static void test_root_pointer_replaces_the_document_and_move_onto_itself_is_a_no
   CHECK_STR(patched("{\"a\":{\"b\":1}}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a\"}]"), N("{\"a\":{\"b\":1}}"));
 }
 
+/* Each copy of the array into itself doubles it: 22 operations would make
+ * four million values. The copies of one patch are bounded. */
+static void test_copy_growth_is_bounded(void) {
+  char ops[4096] = "[";
+  for (int i = 0; i < 22; i++)
+    strcat(ops, i ? ",{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/a/-\"}" : "{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/a/-\"}");
+  strcat(ops, "]");
+  const char *got = patched("{\"a\":[1,2,3,4]}", ops);
+  CHECK(strstr(got, "error: ") == got && strstr(got, "copies too much") != NULL);
+}
+
 int main(void) {
+  RUN(test_copy_growth_is_bounded);
   RUN(test_a1_adding_an_object_member);
   RUN(test_a2_adding_an_array_element);
   RUN(test_a3_removing_an_object_member);

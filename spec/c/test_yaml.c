@@ -44,6 +44,26 @@ static void test_aliases_expand_and_recursion_is_refused(void) {
   free(s);
 }
 
+/* A few aliases of a long string expand to gigabytes: bounded by the bytes
+ * they expand to, not only by the number of values. */
+static void test_aliases_are_bounded_by_the_bytes_they_expand_to(void) {
+  char msg[LUNAR_ERROR_MAX];
+  size_t n = 64 * 1024;
+  char *text = malloc(n + 4096);
+  char *p = text;
+  p += sprintf(p, "s: &s '");
+  memset(p, 'x', n);
+  p += n;
+  p += sprintf(p, "'\nl1: &l1 [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]\n"
+                  "l2: &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n"
+                  "l3: &l3 [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]\n");
+  char *s = parse(text, msg);
+  CHECK(s == NULL);
+  CHECK(strstr(msg, "aliases expand to more than 16 MiB") != NULL);
+  free(s);
+  free(text);
+}
+
 static void test_errors_name_input_line_and_column(void) {
   char msg[LUNAR_ERROR_MAX];
   char *s = parse("containers:\n  - name: build\n    image: a: b\n", msg);
@@ -85,6 +105,7 @@ int main(void) {
   RUN(test_plain_scalars_follow_the_core_schema);
   RUN(test_json_is_yaml);
   RUN(test_aliases_expand_and_recursion_is_refused);
+  RUN(test_aliases_are_bounded_by_the_bytes_they_expand_to);
   RUN(test_errors_name_input_line_and_column);
   RUN(test_empty_input_is_null);
   RUN(test_emit_quotes_ambiguous_strings);
