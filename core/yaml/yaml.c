@@ -139,10 +139,19 @@ static int convert(build *b, yaml_node_t *node, int depth, json_t **out) {
       return at(b, node->start_mark, "%s", "too large (aliases expand to more than 16 MiB of text)");
     /* The loader tags every untagged scalar !!str, so only the style tells a
      * quoted "1" (a string) from a plain 1 (a number). */
-    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    double d;
+    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
       v = json_stringn(s, n);
-    else
+    } else if (!is_null_word(s, n) && bool_word(s, n) < 0 && float_word(s, n, &d) && !isfinite(d)) {
+      /* YAML's .nan and .inf (and 1e999) are numbers that no Kubernetes field
+       * takes and JSON cannot carry: say so where they are */
+      char what[96];
+      snprintf(what, sizeof what, "%.*s is %s, which no Kubernetes field takes (quote it for a string)",
+               (int)(n < 40 ? n : 40), s, isnan(d) ? "not a number (NaN)" : "an infinite number");
+      return at(b, node->start_mark, "%s", what);
+    } else {
       v = resolve_plain(s, n);
+    }
     break;
   }
   case YAML_SEQUENCE_NODE: {

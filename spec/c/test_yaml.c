@@ -64,6 +64,23 @@ static void test_aliases_are_bounded_by_the_bytes_they_expand_to(void) {
   free(text);
 }
 
+/* .nan and .inf are numbers, not strings and not "out of memory"; no
+ * Kubernetes field takes them, so the parse says where they are. */
+static void test_nan_and_inf_are_named(void) {
+  char msg[LUNAR_ERROR_MAX];
+  char *s = parse("a: 1\nterminationGracePeriodSeconds: .nan\n", msg);
+  CHECK(s == NULL);
+  CHECK_STR(msg, "patch.yaml:2:32: .nan is not a number (NaN), which no Kubernetes field takes (quote it for a string)");
+  s = parse("x: [-.inf]\n", msg);
+  CHECK(s == NULL);
+  CHECK(strstr(msg, "patch.yaml:1:5: -.inf is an infinite number") == msg);
+  s = parse("x: 1e999\n", msg);
+  CHECK(s == NULL);
+  s = parse("x: '.nan'\ny: .nano\n", msg);
+  CHECK_STR(s, "{\"x\":\".nan\",\"y\":\".nano\"}");
+  free(s);
+}
+
 static void test_errors_name_input_line_and_column(void) {
   char msg[LUNAR_ERROR_MAX];
   char *s = parse("containers:\n  - name: build\n    image: a: b\n", msg);
@@ -106,6 +123,7 @@ int main(void) {
   RUN(test_json_is_yaml);
   RUN(test_aliases_expand_and_recursion_is_refused);
   RUN(test_aliases_are_bounded_by_the_bytes_they_expand_to);
+  RUN(test_nan_and_inf_are_named);
   RUN(test_errors_name_input_line_and_column);
   RUN(test_empty_input_is_null);
   RUN(test_emit_quotes_ambiguous_strings);
