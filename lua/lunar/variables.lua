@@ -149,10 +149,11 @@ end
 
 -- name -> true for the variables whose value must stay out of the Pod spec:
 -- masked ones and the job's non-public ones (CI_JOB_TOKEN, protected ...).
+-- A file variable stands for its path in expansion, which is no secret.
 function M.secret_names(list)
   local t = {}
   for _, v in ipairs(list) do
-    if v.masked or not (v.public or v.internal) then t[v.key] = true end
+    if (v.masked or not (v.public or v.internal)) and not v.file then t[v.key] = true end
   end
   return t
 end
