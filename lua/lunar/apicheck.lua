@@ -51,7 +51,7 @@ end
 -- Settings checks the schema's types cannot express. `fail(path, msg)`.
 function M.settings(k, fail)
   if type(k) ~= "table" then return end
-  if k.dns_policy == "none" then
+  if k.dns_policy == "none" or k.dns_policy == "None" then
     local dc = k.dns_config
     if type(dc) ~= "table" or type(dc.nameservers) ~= "table" or #dc.nameservers == 0 then
       fail("kubernetes.dns_policy", 'dns_policy "none" needs dns_config with at least one nameserver (the API server refuses dnsPolicy None without it)')

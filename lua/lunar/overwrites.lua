@@ -152,7 +152,11 @@ function M.apply(k, vars, payload, values)
     local gate = k[m.gate]
     if set(gate) then
       for _, v in ipairs(vars) do
-        if v.key:sub(1, #m.prefix) == m.prefix and set(v.value) then
+        -- an empty value is skipped, except for a toleration: there it
+        -- tolerates every taint (no key, operator Exists, no effect), as
+        -- GitLab Runner documents
+        local tolerate_all = m.key == "node_tolerations" and v.value == ""
+        if v.key:sub(1, #m.prefix) == m.prefix and (set(v.value) or tolerate_all) then
           local key, val
           if m.key == "node_tolerations" then
             key, val = v.value:match("^([^:]*):(.*)$")

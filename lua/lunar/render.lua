@@ -343,6 +343,13 @@ function render_objects(runner, payload, opts)
   if msg then fail("%s", msg) end
   local jobv = jobs.view(payload)
   local r = resolve.resolve(runner, payload, jobv)
+  -- a service without a name (from the settings or the job) is skipped: no
+  -- container, no host alias, no svc-N number (GitLab Runner)
+  local named = {}
+  for _, svc in ipairs(r.services) do
+    if type(svc) == "table" and type(svc.name) == "string" and svc.name ~= "" then named[#named + 1] = svc end
+  end
+  r.services = named
   local settings = r.settings
   local short = variables.short_token(runner_token(runner, settings))
   local plan = stages.plan(payload, {
@@ -352,6 +359,10 @@ function render_objects(runner, payload, opts)
   local vars = plan.records
   local k, per_service, log = overwrites.apply(settings.kubernetes, vars, { id = payload.id, services = r.services },
     plan.values)
+  local os_label = type(k.node_selector) == "table" and k.node_selector["kubernetes.io/os"]
+  if os_label and os_label ~= "" and os_label ~= "linux" and os_label ~= "windows" and os_label ~= "freebsd" then
+    fail('node selector kubernetes.io/os: unsupported OSType "%s" (the helper image exists for linux, windows and freebsd)', os_label)
+  end
   local service_resources = {}
   for i, res in pairs(per_service) do service_resources[tostring(i)] = res end
   local files = {}
