@@ -210,6 +210,15 @@ end
 
 -- The stages in running order: name, section header, container, body(ctx),
 -- and how lunar.stages.lib.stage wraps the body.
+-- FF_DISABLE_UMASK_FOR_KUBERNETES_EXECUTOR: the checkout is not made
+-- world-writable; an init container on the build image, with the build
+-- security context, writes the build user's uid:gid to the status dir, and
+-- the helper-image stages that fill the project dir chown it to that user
+-- instead of running under `umask 0000`.
+local function no_umask(ctx) return vars.bool(ctx.var.FF_DISABLE_UMASK_FOR_KUBERNETES_EXECUTOR) == true end
+
+local FIND_BUILD_USER = 'mkdir -p "$lunar_status"\nlunar_status_write build_user "$(id -u):$(id -g)"'
+
 local function definitions(ctx)
   local defs = {
     { name = "prepare_script", header = "Preparing environment", container = "get-sources",
@@ -220,6 +229,10 @@ local function definitions(ctx)
     { name = "download_artifacts", header = "Downloading artifacts", container = "download-artifacts",
       body = artifacts.download, cd = true, credentials = true },
   }
+  if no_umask(ctx) then
+    table.insert(defs, 1, { name = "find_build_user", header = "Finding the build user", container = "init-build-user",
+      body = function() return FIND_BUILD_USER end, build_image = true })
+  end
   local steps, seen = script.steps(ctx.payload), {}
   for _, name in ipairs { "step_script", "step_release" } do
     local present = false
@@ -289,7 +302,9 @@ local function stage_file(ctx, def, body)
   if def.credentials then before[#before + 1] = ". " .. q(ctx.layout.scripts_dir .. "/credentials.sh") end
   if def.before then before[#before + 1] = def.before end
   return lib.stage(def.name, def.header, body, ctx.layout, {
-    umask = def.container ~= "build",
+    umask = def.container ~= "build" and not def.build_image and not no_umask(ctx),
+    chown = no_umask(ctx) and (def.container == "get-sources" or def.container == "restore-cache"
+      or def.container == "download-artifacts") or nil,
     reset = def.reset,
     cd = def.cd and ctx.layout.project_dir or nil,
     pipefail = def.pipefail,
@@ -316,6 +331,10 @@ end
 
 local function containers(ctx, present)
   local list = {}
+  local finder = names_where(present, function(d) return d.container == "init-build-user" end)
+  if #finder > 0 then
+    list[1] = { name = "init-build-user", image = "build", init = true, stages = finder, command = command(ctx.layout, finder) }
+  end
   for _, name in ipairs { "get-sources", "restore-cache", "download-artifacts" } do
     local stages = names_where(present, function(d) return d.container == name end)
     if #stages > 0 then

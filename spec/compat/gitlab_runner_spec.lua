@@ -56,6 +56,26 @@ describe("GitLab Runner's behaviour", function()
     end
   end)
 
+  it("FF_DISABLE_UMASK_FOR_KUBERNETES_EXECUTOR: no world-writable checkout; the helper stages chown to the build user", function()
+    local job = H.setvar(H.job(), "FF_DISABLE_UMASK_FOR_KUBERNETES_EXECUTOR", "true")
+    job.image.executor_opts = { kubernetes = { user = "1000:1000" } }
+    local r = objects({}, job)
+    local first = r.pod.spec.initContainers[1]
+    assert.equal("init-build-user", first.name)
+    assert.equal(H.container(r.pod, "build").image, first.image)
+    assert.equal(1000, first.securityContext.runAsUser)
+    local files = r.secret.stringData
+    assert.truthy(files.find_build_user:find('"$(id -u):$(id -g)"', 1, true))
+    for _, stage in ipairs { "prepare_script", "get_sources" } do
+      assert.is_nil(files[stage]:find("umask 0000", 1, true), stage)
+    end
+    assert.truthy(files.get_sources:find("lunar_chown_build", 1, true))
+    -- without the flag: umask 0000 as before, no init container of the build image
+    r = objects({}, H.job())
+    assert.equal("get-sources", r.pod.spec.initContainers[1].name)
+    assert.truthy(r.secret.stringData.get_sources:find("umask 0000", 1, true))
+  end)
+
   it("takes a blank size_limit and dns_policy = \"\" as unset, and Kubernetes' spellings of enumerations", function()
     local r = objects { dns_policy = "", volumes = { empty_dir = { { name = "scratch", mount_path = "/s", size_limit = " " } } } }
     assert.equal("ClusterFirst", r.pod.spec.dnsPolicy)
