@@ -76,6 +76,8 @@ static int budget_gc(lua_State *L) {
   budget *b = *box;
   if (!b) return 0;
   *box = NULL;
+  lua_pushnil(L); /* nothing may find the budget from now on */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &budget_key);
   lua_setallocf(L, b->f, b->ud);
   b->f(b->ud, b, sizeof *b, 0);
   return 0;
@@ -216,6 +218,9 @@ int lunar_call_with(lua_State *L, int nargs, int nresults, const lunar_call_limi
   long long outer_left = b->left;
   double outer_deadline = b->deadline;
   size_t outer_cap = b->cap;
+  long long outer_steps = b->limit_steps;
+  double outer_seconds = b->limit_seconds;
+  size_t outer_memory = b->limit_memory;
   double t = now();
   long long left = steps;
   double deadline = t + seconds;
@@ -227,10 +232,11 @@ int lunar_call_with(lua_State *L, int nargs, int nresults, const lunar_call_limi
   } else {
     b->killed = ALIVE;
     b->where[0] = '\0';
-    b->limit_steps = steps;
-    b->limit_seconds = seconds;
-    b->limit_memory = memory;
   }
+  /* for messages: what this call may use */
+  b->limit_steps = left;
+  b->limit_seconds = deadline - t;
+  b->limit_memory = cap - b->total;
   b->left = left;
   b->deadline = deadline;
   b->cap = cap;
@@ -249,7 +255,7 @@ int lunar_call_with(lua_State *L, int nargs, int nresults, const lunar_call_limi
   b->depth--;
   long long used = left - b->left;
   if (rc != LUA_OK && b->killed == ALIVE && b->refused) b->killed = KILLED_MEMORY;
-  int why = b->killed;
+  int why = b->killed, stopped = b->killed; /* stopped: this call's message */
   if (b->depth > 0) {
     /* The outer call goes on unless the limit that was hit is its own too. */
     b->left = outer_left - used;
@@ -258,7 +264,7 @@ int lunar_call_with(lua_State *L, int nargs, int nresults, const lunar_call_limi
     if (why == KILLED_STEPS && b->left > 0) why = ALIVE, b->killed = ALIVE;
     if (why == KILLED_TIME && now() < outer_deadline) why = ALIVE, b->killed = ALIVE;
     if (why == KILLED_MEMORY && cap < outer_cap) why = ALIVE, b->killed = ALIVE;
-    if (b->killed == ALIVE) b->where[0] = '\0';
+    if (b->killed == ALIVE) b->where[0] = '\0', b->refused = 0;
     lua_sethook(L, old_hook, old_mask, b->killed ? 1 : old_count);
   } else {
     b->cap = 0;
@@ -266,7 +272,17 @@ int lunar_call_with(lua_State *L, int nargs, int nresults, const lunar_call_limi
     b->killed = ALIVE;
     lua_sethook(L, old_hook, old_mask, old_count);
   }
-  if (rc != LUA_OK && why != ALIVE) limit_message(L, b, why);
+  if (rc == LUA_OK && stopped != ALIVE) {
+    /* it returned (a tail call of a nested call) after its limit was hit:
+     * still a failure, the limit is never swallowed */
+    lua_settop(L, base);
+    lua_pushnil(L);
+    rc = LUA_ERRRUN;
+  }
+  if (rc != LUA_OK && stopped != ALIVE) limit_message(L, b, stopped);
+  b->limit_steps = outer_steps;
+  b->limit_seconds = outer_seconds;
+  b->limit_memory = outer_memory;
   if (b->depth == 0) b->where[0] = '\0';
   lua_remove(L, base); /* the traceback handler */
   return rc == LUA_OK ? LUNAR_OK : LUNAR_EINVAL;

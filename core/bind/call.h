@@ -19,7 +19,7 @@
  * error message (which carries `file:line` when the error came from Lua code)
  * followed by the traceback. A call stopped by a limit says which limit:
  *   "runner.lua:7: instruction budget exhausted (50000000 instructions; an endless loop?)"
- *   "runner.lua:7: wall-clock deadline exceeded (2 s)"
+ *   "runner.lua:7: wall-clock deadline exceeded (5 s)"
  *   "runner.lua:7: memory limit exceeded (the call may use 64 MiB)"
  * On success the results are on the stack.
  *
@@ -38,7 +38,7 @@
 
 /* Limits of one sandboxed call when the caller gives none. */
 #define LUNAR_CALL_DEFAULT_BUDGET 50000000L
-#define LUNAR_CALL_DEFAULT_SECONDS 2.0
+#define LUNAR_CALL_DEFAULT_SECONDS 5.0
 #define LUNAR_CALL_DEFAULT_MEMORY ((size_t)64 << 20)
 
 typedef struct lunar_call_limits {

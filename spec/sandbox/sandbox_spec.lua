@@ -119,6 +119,27 @@ describe("the instruction budget", function()
   end)
 end)
 
+describe("nested calls", function()
+  it("stop at their own smaller limit, and the caller goes on", function()
+    local ok, inner_ok, inner_err, after = lunar.call(nil, function()
+      local a, b = lunar.call({ instructions = 100000 }, function() while true do end end)
+      local n = 0
+      for i = 1, 1000 do n = n + i end
+      return a, b, n
+    end)
+    assert.is_true(ok)
+    assert.is_false(inner_ok)
+    assert.matches("instruction budget exhausted %(100000 instructions", inner_err)
+    assert.equal(500500, after)
+    -- a nested call never gets more than its caller has left
+    local ok2, err2 = lunar.call({ instructions = 200000 }, function()
+      return lunar.call({ instructions = 10 ^ 9 }, function() while true do end end)
+    end)
+    assert.is_false(ok2)
+    assert.matches("instruction budget exhausted", err2)
+  end)
+end)
+
 describe("the memory limit", function()
   it("fails a policy that grows without end, also through pcall", function()
     local status, _, err, path = render_with("", [[
