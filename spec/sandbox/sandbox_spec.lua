@@ -151,7 +151,7 @@ describe("the memory limit", function()
     status, _, err, path = render_with("", [[
     node_selector = function()
       while true do
-        pcall(function() local t = {} while true do t[#t + 1] = { #t } end end)
+        pcall(function() local t = {} while true do t[#t + 1] = ("y"):rep(100000) .. #t end end)
       end
     end,]])
     fails_with(status, err, "node_selector", path, "memory limit exceeded")
