@@ -22,7 +22,8 @@ typedef struct budget {
   void *ud;
   size_t total;     /* live bytes of the state */
   size_t cap;       /* while limited: total may not grow beyond cap (0: no cap) */
-  int refused;      /* consecutive refused allocations (Lua retries once after a full GC) */
+  int refused;      /* an allocation was refused and not retried with success */
+  size_t refused_size; /* its size (Lua retries it once, after a full collection) */
   int depth;        /* nesting of sandboxed calls */
   long long left;   /* instructions left */
   double deadline;  /* monotonic seconds */
@@ -45,11 +46,13 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   budget *b = ud;
   size_t old = ptr ? osize : 0;
   if (nsize > old && b->cap && b->total + (nsize - old) > b->cap) {
-    /* Lua answers most refusals with a full collection and one retry: the
-     * second refusal in a row means the live heap really is over the limit.
-     * A refusal that is not retried (a string buffer's) and is not followed
-     * by a successful allocation stops the call at the next hook. */
-    if (++b->refused >= 2 && b->killed == ALIVE) b->killed = KILLED_MEMORY;
+    /* Lua answers most refusals with a full collection and one retry of the
+     * same allocation: a second refusal of it means the live heap really is
+     * over the limit. A refusal that is never retried with success (a string
+     * buffer's, or one a pcall caught) stops the call at the next hook. */
+    if (b->refused && b->refused_size == nsize && b->killed == ALIVE) b->killed = KILLED_MEMORY;
+    b->refused = 1;
+    b->refused_size = nsize;
     return NULL;
   }
   void *p = b->f(b->ud, ptr, osize, nsize);
@@ -57,7 +60,9 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     b->total -= old;
   } else if (p) {
     b->total = b->total - old + nsize;
-    if (nsize > old) b->refused = 0;
+    /* only Lua's own retry of the refused allocation clears the refusal: a
+     * pcall that catches "not enough memory" does not */
+    if (b->refused && nsize == b->refused_size) b->refused = 0;
   }
   return p;
 }
