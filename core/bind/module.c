@@ -3,6 +3,8 @@
 #include <lauxlib.h>
 
 #include "bind/call.h"
+#include "bind/pattern.h"
+#include "bind/sandbox.h"
 #include "json/luajson.h"
 #include "kube/luakube.h"
 #include "patch/luapatch.h"
@@ -29,15 +31,19 @@ static const luaL_Reg submodules[] = {
 
 static const luaL_Reg functions[] = {
     {"call", lunar_bind_call},
+    {"sandboxed", lunar_bind_sandboxed},
     {NULL, NULL}};
 
 int luaopen_lunar(lua_State *L) {
   lunar_json_init(L);
+  lunar_call_install(L);
   luaL_newlib(L, functions);
   for (const luaL_Reg *m = submodules; m->name; m++) {
     m->func(L);
     lua_setfield(L, -2, m->name);
   }
+  lunar_pattern_install(L);
+  lunar_sandbox_install(L); /* before any entrypoint can capture a library function */
   lua_pushliteral(L, LUNAR_VERSION);
   lua_setfield(L, -2, "version");
 

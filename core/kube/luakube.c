@@ -167,183 +167,29 @@ static int l_client(lua_State *L) {
 
 /* ---- synchronous calls ------------------------------------------------------ */
 
+/* One request in flight. Heap memory, owned by an `inflight` userdata (below)
+ * while the Lua call runs; when that ends before the answer (an error
+ * unwinding the call), the request is cancelled, or, for a create (which
+ * cannot be cancelled), the op is orphaned and freed by its own answer. */
 typedef struct sync_op {
-  int done, rc;
+  int done, rc, orphan;
   long status;
   json_t *body;
   lunar_error err;
+  lunar_kube_call *call; /* to cancel; NULL for create */
 } sync_op;
 
 static void sync_done(int rc, const lunar_kube_response *res, const lunar_error *err, void *ud) {
   sync_op *op = ud;
+  if (op->orphan) {
+    free(op);
+    return;
+  }
   op->done = 1;
   op->rc = rc;
   op->status = res ? res->status : 0;
   op->body = res && res->body ? json_incref(res->body) : NULL;
   if (err) op->err = *err;
-}
-
-static lunar_loop *loop_of(lua_client *lc) { return lunar_kube_client_loop(lc->c); }
-
-/* One loop iteration for a Lua caller; raises when the loop is already
- * running (a Lua function called from inside a loop callback). */
-static void step(lua_State *L, lunar_loop *loop, long max_wait_ms) {
-  lunar_error err;
-  if (lunar_loop_run_once(loop, max_wait_ms, &err) != LUNAR_OK) luaL_error(L, "%s", err.msg);
-}
-
-/* Runs the loop until op is done and pushes its result: the body (or true),
- * or nil, message, status. */
-static int finish_sync(lua_State *L, lua_client *lc, sync_op *op, int rc, lunar_error *err) {
-  if (rc != LUNAR_OK) {
-    luaL_pushfail(L);
-    lua_pushstring(L, err->msg);
-    lua_pushinteger(L, 0);
-    return 3;
-  }
-  lc->busy++;
-  while (!op->done) step(L, loop_of(lc), 1000);
-  lc->busy--;
-  if (op->rc != LUNAR_OK) {
-    json_decref(op->body);
-    luaL_pushfail(L);
-    lua_pushstring(L, op->err.msg);
-    lua_pushinteger(L, op->status);
-    return 3;
-  }
-  if (op->body) lunar_json_push(L, op->body);
-  else lua_pushboolean(L, 1);
-  json_decref(op->body);
-  return 1;
-}
-
-static const char *ns_arg(lua_State *L, lua_client *lc, int opts) {
-  const char *ns = opt_str(L, opts, "namespace", "options");
-  return ns ? ns : lunar_kube_client_config(lc->c)->namespace;
-}
-
-static int l_get(lua_State *L) {
-  lua_client *lc = check_client(L);
-  const char *res = luaL_checkstring(L, 2), *name = luaL_checkstring(L, 3);
-  sync_op op = {0};
-  lunar_error err;
-  int rc = lunar_kube_get(lc->c, res, ns_arg(L, lc, 4), name, sync_done, &op, NULL, &err);
-  return finish_sync(L, lc, &op, rc, &err);
-}
-
-static int l_list(lua_State *L) {
-  lua_client *lc = check_client(L);
-  const char *res = luaL_checkstring(L, 2);
-  sync_op op = {0};
-  lunar_error err;
-  int rc = lunar_kube_list(lc->c, res, ns_arg(L, lc, 3), opt_str(L, 3, "label_selector", "options"),
-                           opt_str(L, 3, "field_selector", "options"), sync_done, &op, NULL, &err);
-  return finish_sync(L, lc, &op, rc, &err);
-}
-
-static int l_events(lua_State *L) {
-  lua_client *lc = check_client(L);
-  const char *name = luaL_checkstring(L, 2);
-  lua_pushfstring(L, "involvedObject.name=%s", name);
-  const char *sel = lua_tostring(L, -1);
-  sync_op op = {0};
-  lunar_error err;
-  int rc = lunar_kube_list(lc->c, "events", ns_arg(L, lc, 3), NULL, sel, sync_done, &op, NULL, &err);
-  return finish_sync(L, lc, &op, rc, &err);
-}
-
-static json_t *check_json(lua_State *L, int idx, const char *what) {
-  luaL_checktype(L, idx, LUA_TTABLE);
-  json_t *v = NULL;
-  lunar_error err;
-  if (lunar_json_from_lua(L, idx, what, &v, &err) != LUNAR_OK) luaL_error(L, "%s", err.msg);
-  return v;
-}
-
-static int l_create(lua_State *L) {
-  lua_client *lc = check_client(L);
-  const char *res = luaL_checkstring(L, 2);
-  json_t *obj = check_json(L, 3, "object");
-  const char *ns = opt_str(L, 4, "namespace", "options");
-  const char *obj_ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
-  if (!ns) ns = obj_ns ? obj_ns : lunar_kube_client_config(lc->c)->namespace;
-  sync_op op = {0};
-  lunar_error err;
-  int rc = lunar_kube_create(lc->c, res, ns, obj, sync_done, &op, NULL, &err);
-  json_decref(obj);
-  return finish_sync(L, lc, &op, rc, &err);
-}
-
-static int l_delete(lua_State *L) {
-  lua_client *lc = check_client(L);
-  const char *res = luaL_checkstring(L, 2), *name = luaL_checkstring(L, 3);
-  long grace = (long)opt_num(L, 4, "grace_period_seconds", "options", -1);
-  const char *prop = opt_str(L, 4, "propagation_policy", "options");
-  sync_op op = {0};
-  lunar_error err;
-  int rc = lunar_kube_delete(lc->c, res, ns_arg(L, lc, 4), name, grace, prop, sync_done, &op, NULL, &err);
-  return finish_sync(L, lc, &op, rc, &err);
-}
-
-static int l_patch(lua_State *L) {
-  lua_client *lc = check_client(L);
-  const char *res = luaL_checkstring(L, 2), *name = luaL_checkstring(L, 3);
-  json_t *patch = check_json(L, 4, "patch");
-  sync_op op = {0};
-  lunar_error err;
-  int rc = lunar_kube_patch(lc->c, res, ns_arg(L, lc, 5), name, patch, sync_done, &op, NULL, &err);
-  json_decref(patch);
-  return finish_sync(L, lc, &op, rc, &err);
-}
-
-static int l_version(lua_State *L) {
-  lua_client *lc = check_client(L);
-  sync_op op = {0};
-  lunar_error err;
-  int rc = lunar_kube_version(lc->c, sync_done, &op, NULL, &err);
-  return finish_sync(L, lc, &op, rc, &err);
-}
-
-/* c:can_i(verb, resource [, opts]) -> allowed, reason | nil, message, status */
-static int l_can_i(lua_State *L) {
-  lua_client *lc = check_client(L);
-  const char *verb = luaL_checkstring(L, 2), *res = luaL_checkstring(L, 3);
-  sync_op op = {0};
-  lunar_error err;
-  int rc = lunar_kube_access_review(lc->c, verb, opt_str(L, 4, "group", "options"), res,
-                                    opt_str(L, 4, "subresource", "options"), ns_arg(L, lc, 4),
-                                    opt_str(L, 4, "name", "options"), sync_done, &op, NULL, &err);
-  int n = finish_sync(L, lc, &op, rc, &err);
-  if (n != 1 || !lua_istable(L, -1)) return n;
-  lua_getfield(L, -1, "status");
-  lua_getfield(L, -1, "allowed");
-  lua_getfield(L, -2, "reason");
-  return 2;
-}
-
-static int l_info(lua_State *L) {
-  lua_client *lc = check_client(L);
-  const lunar_kube_config *cfg = lunar_kube_client_config(lc->c);
-  lua_createtable(L, 0, 3);
-  lua_pushstring(L, cfg->server);
-  lua_setfield(L, -2, "server");
-  lua_pushstring(L, cfg->namespace);
-  lua_setfield(L, -2, "namespace");
-  lua_pushstring(L, cfg->source);
-  lua_setfield(L, -2, "source");
-  return 1;
-}
-
-static int l_stats(lua_State *L) {
-  lua_client *lc = check_client(L);
-  long requests, retries;
-  lunar_kube_client_stats(lc->c, &requests, &retries);
-  lua_createtable(L, 0, 2);
-  lua_pushinteger(L, requests);
-  lua_setfield(L, -2, "requests");
-  lua_pushinteger(L, retries);
-  lua_setfield(L, -2, "retries");
-  return 1;
 }
 
 /* ---- streams: events queued on the loop, delivered to Lua between rounds ---- */
@@ -400,6 +246,254 @@ static void stream_free(stream *s) {
   free(s->items);
 }
 
+
+/* ---- what is in flight belongs to a to-be-closed userdata ------------------- */
+
+#define INFLIGHT_MT "lunar.kube.inflight"
+
+/* Created (zeroed) on the Lua stack and marked to-be-closed before anything
+ * is submitted: whether the C function returns or an error unwinds it, the
+ * close runs, cancels or stops what is still in flight, gives back the
+ * client's busy count and frees what the call converted (a JSON body). Nothing
+ * the loop keeps points into a C stack frame. */
+typedef struct inflight {
+  lua_client *lc;
+  int busy;       /* holds one of lc->busy */
+  sync_op *op;    /* a request */
+  stream *s;      /* a watch (is_watch) or a log stream */
+  int is_watch;
+  json_t *json;   /* a converted argument */
+} inflight;
+
+static int inflight_close(lua_State *L) {
+  inflight *f = luaL_checkudata(L, 1, INFLIGHT_MT);
+  if (f->busy) {
+    f->lc->busy--;
+    f->busy = 0;
+  }
+  json_decref(f->json);
+  f->json = NULL;
+  if (f->op) {
+    sync_op *op = f->op;
+    f->op = NULL;
+    if (op->done) {
+      json_decref(op->body);
+      free(op);
+    } else if (op->call) {
+      lunar_kube_cancel(op->call);
+      free(op);
+    } else {
+      op->orphan = 1; /* freed by its answer */
+    }
+  }
+  if (f->s) {
+    stream *st = f->s;
+    f->s = NULL;
+    if (st->handle) {
+      if (f->is_watch) lunar_kube_watch_stop(st->handle);
+      else lunar_kube_logs_stop(st->handle);
+      st->handle = NULL;
+    }
+    stream_free(st);
+    free(st);
+  }
+  return 0;
+}
+
+/* stack: +1 (the to-be-closed userdata) */
+static inflight *push_inflight(lua_State *L, lua_client *lc) {
+  inflight *f = lua_newuserdatauv(L, sizeof *f, 0);
+  memset(f, 0, sizeof *f);
+  f->lc = lc;
+  luaL_setmetatable(L, INFLIGHT_MT);
+  lua_toclose(L, -1);
+  return f;
+}
+
+static sync_op *new_op(lua_State *L, inflight *f) {
+  f->op = calloc(1, sizeof *f->op);
+  if (!f->op) luaL_error(L, "out of memory");
+  return f->op;
+}
+
+static lunar_loop *loop_of(lua_client *lc) { return lunar_kube_client_loop(lc->c); }
+
+/* One loop iteration for a Lua caller; raises when the loop is already
+ * running (a Lua function called from inside a loop callback). */
+static void step(lua_State *L, lunar_loop *loop, long max_wait_ms) {
+  lunar_error err;
+  if (lunar_loop_run_once(loop, max_wait_ms, &err) != LUNAR_OK) luaL_error(L, "%s", err.msg);
+}
+
+/* Runs the loop until op is done and pushes its result: the body (or true),
+ * or nil, message, status. */
+static int finish_sync(lua_State *L, lua_client *lc, inflight *f, int rc, lunar_error *err) {
+  sync_op *op = f->op;
+  if (rc != LUNAR_OK) {
+    op->done = 1; /* nothing was submitted */
+    luaL_pushfail(L);
+    lua_pushstring(L, err->msg);
+    lua_pushinteger(L, 0);
+    return 3;
+  }
+  lc->busy++;
+  f->busy = 1;
+  while (!op->done) step(L, loop_of(lc), 1000);
+  lc->busy--;
+  f->busy = 0;
+  if (op->rc != LUNAR_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, op->err.msg);
+    lua_pushinteger(L, op->status);
+    return 3;
+  }
+  if (op->body) lunar_json_push(L, op->body);
+  else lua_pushboolean(L, 1);
+  return 1; /* the body is freed when the inflight closes */
+}
+
+static const char *ns_arg(lua_State *L, lua_client *lc, int opts) {
+  const char *ns = opt_str(L, opts, "namespace", "options");
+  return ns ? ns : lunar_kube_client_config(lc->c)->namespace;
+}
+
+static int l_get(lua_State *L) {
+  lua_client *lc = check_client(L);
+  const char *res = luaL_checkstring(L, 2), *name = luaL_checkstring(L, 3);
+  const char *ns = ns_arg(L, lc, 4);
+  inflight *f = push_inflight(L, lc);
+  sync_op *op = new_op(L, f);
+  lunar_error err;
+  int rc = lunar_kube_get(lc->c, res, ns, name, sync_done, op, &op->call, &err);
+  return finish_sync(L, lc, f, rc, &err);
+}
+
+static int l_list(lua_State *L) {
+  lua_client *lc = check_client(L);
+  const char *res = luaL_checkstring(L, 2);
+  const char *ns = ns_arg(L, lc, 3), *ls = opt_str(L, 3, "label_selector", "options"),
+             *fs = opt_str(L, 3, "field_selector", "options");
+  inflight *f = push_inflight(L, lc);
+  sync_op *op = new_op(L, f);
+  lunar_error err;
+  int rc = lunar_kube_list(lc->c, res, ns, ls, fs, sync_done, op, &op->call, &err);
+  return finish_sync(L, lc, f, rc, &err);
+}
+
+static int l_events(lua_State *L) {
+  lua_client *lc = check_client(L);
+  const char *name = luaL_checkstring(L, 2);
+  lua_pushfstring(L, "involvedObject.name=%s", name);
+  const char *sel = lua_tostring(L, -1);
+  const char *ns = ns_arg(L, lc, 3);
+  inflight *f = push_inflight(L, lc);
+  sync_op *op = new_op(L, f);
+  lunar_error err;
+  int rc = lunar_kube_list(lc->c, "events", ns, NULL, sel, sync_done, op, &op->call, &err);
+  return finish_sync(L, lc, f, rc, &err);
+}
+
+static json_t *check_json(lua_State *L, int idx, const char *what) {
+  luaL_checktype(L, idx, LUA_TTABLE);
+  json_t *v = NULL;
+  lunar_error err;
+  if (lunar_json_from_lua(L, idx, what, &v, &err) != LUNAR_OK) luaL_error(L, "%s", err.msg);
+  return v;
+}
+
+static int l_create(lua_State *L) {
+  lua_client *lc = check_client(L);
+  const char *res = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  const char *ns = opt_str(L, 4, "namespace", "options");
+  inflight *f = push_inflight(L, lc);
+  json_t *obj = f->json = check_json(L, 3, "object");
+  const char *obj_ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+  if (!ns) ns = obj_ns ? obj_ns : lunar_kube_client_config(lc->c)->namespace;
+  sync_op *op = new_op(L, f);
+  lunar_error err;
+  int rc = lunar_kube_create(lc->c, res, ns, obj, sync_done, op, &op->call, &err);
+  return finish_sync(L, lc, f, rc, &err);
+}
+
+static int l_delete(lua_State *L) {
+  lua_client *lc = check_client(L);
+  const char *res = luaL_checkstring(L, 2), *name = luaL_checkstring(L, 3);
+  long grace = (long)opt_num(L, 4, "grace_period_seconds", "options", -1);
+  const char *prop = opt_str(L, 4, "propagation_policy", "options");
+  const char *ns = ns_arg(L, lc, 4);
+  inflight *f = push_inflight(L, lc);
+  sync_op *op = new_op(L, f);
+  lunar_error err;
+  int rc = lunar_kube_delete(lc->c, res, ns, name, grace, prop, sync_done, op, &op->call, &err);
+  return finish_sync(L, lc, f, rc, &err);
+}
+
+static int l_patch(lua_State *L) {
+  lua_client *lc = check_client(L);
+  const char *res = luaL_checkstring(L, 2), *name = luaL_checkstring(L, 3);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  const char *ns = ns_arg(L, lc, 5);
+  inflight *f = push_inflight(L, lc);
+  json_t *patch = f->json = check_json(L, 4, "patch");
+  sync_op *op = new_op(L, f);
+  lunar_error err;
+  int rc = lunar_kube_patch(lc->c, res, ns, name, patch, sync_done, op, &op->call, &err);
+  return finish_sync(L, lc, f, rc, &err);
+}
+
+static int l_version(lua_State *L) {
+  lua_client *lc = check_client(L);
+  inflight *f = push_inflight(L, lc);
+  sync_op *op = new_op(L, f);
+  lunar_error err;
+  int rc = lunar_kube_version(lc->c, sync_done, op, &op->call, &err);
+  return finish_sync(L, lc, f, rc, &err);
+}
+
+/* c:can_i(verb, resource [, opts]) -> allowed, reason | nil, message, status */
+static int l_can_i(lua_State *L) {
+  lua_client *lc = check_client(L);
+  const char *verb = luaL_checkstring(L, 2), *res = luaL_checkstring(L, 3);
+  const char *group = opt_str(L, 4, "group", "options"), *sub = opt_str(L, 4, "subresource", "options"),
+             *ns = ns_arg(L, lc, 4), *name = opt_str(L, 4, "name", "options");
+  inflight *f = push_inflight(L, lc);
+  sync_op *op = new_op(L, f);
+  lunar_error err;
+  int rc = lunar_kube_access_review(lc->c, verb, group, res, sub, ns, name, sync_done, op, &op->call, &err);
+  int n = finish_sync(L, lc, f, rc, &err);
+  if (n != 1 || !lua_istable(L, -1)) return n;
+  lua_getfield(L, -1, "status");
+  lua_getfield(L, -1, "allowed");
+  lua_getfield(L, -2, "reason");
+  return 2;
+}
+
+static int l_info(lua_State *L) {
+  lua_client *lc = check_client(L);
+  const lunar_kube_config *cfg = lunar_kube_client_config(lc->c);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, cfg->server);
+  lua_setfield(L, -2, "server");
+  lua_pushstring(L, cfg->namespace);
+  lua_setfield(L, -2, "namespace");
+  lua_pushstring(L, cfg->source);
+  lua_setfield(L, -2, "source");
+  return 1;
+}
+
+static int l_stats(lua_State *L) {
+  lua_client *lc = check_client(L);
+  long requests, retries;
+  lunar_kube_client_stats(lc->c, &requests, &retries);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, requests);
+  lua_setfield(L, -2, "requests");
+  lua_pushinteger(L, retries);
+  lua_setfield(L, -2, "retries");
+  return 1;
+}
+
 static int on_watch_event(const char *type, json_t *obj, void *ud) {
   stream *s = ud;
   const char *rv = lunar_kube_watch_resource_version(s->handle);
@@ -436,11 +530,13 @@ static void on_logs_end(int rc, const lunar_error *err, void *ud) {
  * 0 when it ended by itself, 1 when stopped by the callback, 2 on timeout;
  * `stop` stops the underlying reader. A callback error is re-raised after
  * cleaning up. */
-static int drive(lua_State *L, lua_client *lc, stream *s, int fn, double timeout_s, int is_watch,
+static int drive(lua_State *L, lua_client *lc, inflight *f, int fn, double timeout_s, int is_watch,
                  luaL_Buffer *text) {
+  stream *s = f->s;
   long long deadline = timeout_s > 0 ? lunar_loop_now() + (long long)(timeout_s * 1000) : -1;
   int outcome = 0;
   lc->busy++;
+  f->busy = 1;
   for (;;) {
     size_t i;
     for (i = 0; i < s->n && !outcome; i++) {
@@ -454,15 +550,8 @@ static int drive(lua_State *L, lua_client *lc, stream *s, int fn, double timeout
       lua_pushlstring(L, q->text ? q->text : "", q->len);
       if (is_watch) lunar_json_push(L, q->obj);
       else lua_pushstring(L, q->extra);
-      if (lunar_call(L, 2, 1, 0) != LUNAR_OK) {
-        lc->busy--;
-        if (s->handle) {
-          if (is_watch) lunar_kube_watch_stop(s->handle);
-          else lunar_kube_logs_stop(s->handle);
-        }
-        stream_free(s);
-        return lua_error(L);
-      }
+      if (lunar_call(L, 2, 1, -1) != LUNAR_OK) /* the caller's code: its budget, if any */
+        return lua_error(L); /* the inflight's close stops the stream */
       q = &s->items[i]; /* the callback may have queued more (and moved the queue) */
       if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
         outcome = 1;
@@ -491,6 +580,7 @@ static int drive(lua_State *L, lua_client *lc, stream *s, int fn, double timeout
     step(L, loop_of(lc), wait);
   }
   lc->busy--;
+  f->busy = 0;
   if (s->handle) {
     if (is_watch) {
       if (outcome == 2) snprintf(s->rv, sizeof s->rv, "%s", lunar_kube_watch_resource_version(s->handle));
@@ -516,24 +606,26 @@ static int l_watch(lua_State *L) {
       .server_timeout_s = (long)opt_num(L, 3, "server_timeout", "options", 0),
   };
   double timeout = opt_num(L, 3, "timeout", "options", 0);
-  stream s = {0};
+  const char *ns = ns_arg(L, lc, 3);
+  inflight *f = push_inflight(L, lc);
+  stream *s = f->s = calloc(1, sizeof *s);
+  if (!s) return luaL_error(L, "out of memory");
+  f->is_watch = 1;
   lunar_error err;
   lunar_kube_watch *w = NULL;
-  if (lunar_kube_watch_start(lc->c, res, ns_arg(L, lc, 3), &o, on_watch_event, on_watch_end, &s,
-                             &w, &err) != LUNAR_OK) {
+  if (lunar_kube_watch_start(lc->c, res, ns, &o, on_watch_event, on_watch_end, s, &w, &err) != LUNAR_OK) {
     luaL_pushfail(L);
     lua_pushstring(L, err.msg);
     return 2;
   }
-  s.handle = w;
-  int outcome = drive(L, lc, &s, 4, timeout, 1, NULL);
-  stream_free(&s);
-  if (outcome == 0 && s.rc != LUNAR_OK) {
+  s->handle = w;
+  int outcome = drive(L, lc, f, 4, timeout, 1, NULL);
+  if (outcome == 0 && s->rc != LUNAR_OK) {
     luaL_pushfail(L);
-    lua_pushstring(L, s.err.msg);
+    lua_pushstring(L, s->err.msg);
     return 2;
   }
-  lua_pushstring(L, s.rv);
+  lua_pushstring(L, s->rv);
   if (outcome == 2) {
     lua_pushliteral(L, "timeout");
     return 2;
@@ -556,22 +648,23 @@ static int l_logs(lua_State *L) {
   double timeout = opt_num(L, 3, "timeout", "options", 0);
   const char *ns = ns_arg(L, lc, 3);
   lua_settop(L, 4);
-  stream s = {0};
+  inflight *f = push_inflight(L, lc); /* stack: ... inflight */
+  stream *s = f->s = calloc(1, sizeof *s);
+  if (!s) return luaL_error(L, "out of memory");
   lunar_error err;
   lunar_kube_logs *r = NULL;
-  if (lunar_kube_logs_start(lc->c, ns, pod, &o, on_log_line, on_logs_end, &s, &r, &err) != LUNAR_OK) {
+  if (lunar_kube_logs_start(lc->c, ns, pod, &o, on_log_line, on_logs_end, s, &r, &err) != LUNAR_OK) {
     luaL_pushfail(L);
     lua_pushstring(L, err.msg);
     return 2;
   }
-  s.handle = r;
+  s->handle = r;
   luaL_Buffer b;
-  if (!fn) luaL_buffinit(L, &b); /* stack: ... buffer */
-  int outcome = drive(L, lc, &s, fn, timeout, 0, fn ? NULL : &b);
-  stream_free(&s);
-  if (outcome == 0 && s.rc != LUNAR_OK) {
+  if (!fn) luaL_buffinit(L, &b); /* stack: ... inflight buffer */
+  int outcome = drive(L, lc, f, fn, timeout, 0, fn ? NULL : &b);
+  if (outcome == 0 && s->rc != LUNAR_OK) {
     luaL_pushfail(L);
-    lua_pushstring(L, s.err.msg);
+    lua_pushstring(L, s->err.msg);
     return 2;
   }
   if (!fn) luaL_pushresult(&b);
@@ -592,6 +685,13 @@ static const luaL_Reg methods[] = {
 static const luaL_Reg functions[] = {{"client", l_client}, {NULL, NULL}};
 
 int lunar_kube_open(lua_State *L) {
+  if (luaL_newmetatable(L, INFLIGHT_MT)) {
+    lua_pushcfunction(L, inflight_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, inflight_close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
   if (luaL_newmetatable(L, LUNAR_KUBE_CLIENT_MT)) {
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");

@@ -41,8 +41,11 @@ static int add(json_t **doc, const lunar_pointer *p, json_t *value, lunar_error 
     return json_object_set_new(parent, last, value) ? OOM(err) : LUNAR_OK;
   size_t size = json_array_size(parent), idx;
   if (strcmp(last, "-") == 0) return json_array_append_new(parent, value) ? OOM(err) : LUNAR_OK;
-  if (lunar_patch_pointer_index(last, &idx)) {
+  if (lunar_patch_pointer_index_in(last, size, 1, &idx)) {
     json_decref(value);
+    if (last[0] == '-' && last[1] >= '0' && last[1] <= '9')
+      return lunar_error_set(err, LUNAR_EINVAL, "cannot add %s: index %s is out of range (the list has %zu items)",
+                             p->text, last, size);
     return lunar_error_set(err, LUNAR_EINVAL, "cannot add %s: \"%s\" is not a list index or \"-\"",
                            p->text, last);
   }
@@ -62,11 +65,24 @@ static int remove_at(json_t *doc, const lunar_pointer *p, lunar_error *err) {
   const char *last = p->tokens[p->count - 1];
   if (json_is_object(parent)) return json_object_del(parent, last) ? OOM(err) : LUNAR_OK;
   size_t idx = 0;
-  lunar_patch_pointer_index(last, &idx); /* valid: the get above succeeded */
+  lunar_patch_pointer_index_in(last, json_array_size(parent), 0, &idx); /* valid: the get above succeeded */
   return json_array_remove(parent, idx) ? OOM(err) : LUNAR_OK;
 }
 
+/* 1 when the location `p` names a missing member of an existing object. */
+static int missing_member(json_t *doc, const lunar_pointer *p) {
+  if (p->count == 0) return 0;
+  json_t *parent = lunar_patch_pointer_get(doc, p, p->count - 1, NULL);
+  return parent && json_is_object(parent) && !json_object_get(parent, p->tokens[p->count - 1]);
+}
+
+/* As the API server's JSON patch library: a replace of a missing member of
+ * an object sets it. */
 static int replace(json_t **doc, const lunar_pointer *p, json_t *value, lunar_error *err) {
+  if (missing_member(*doc, p)) {
+    json_t *parent = lunar_patch_pointer_get(*doc, p, p->count - 1, err);
+    return json_object_set_new(parent, p->tokens[p->count - 1], value) ? OOM(err) : LUNAR_OK;
+  }
   if (!lunar_patch_pointer_get(*doc, p, p->count, err)) {
     json_decref(value);
     return LUNAR_EINVAL;
@@ -80,7 +96,7 @@ static int replace(json_t **doc, const lunar_pointer *p, json_t *value, lunar_er
   const char *last = p->tokens[p->count - 1];
   if (json_is_object(parent)) return json_object_set_new(parent, last, value) ? OOM(err) : LUNAR_OK;
   size_t idx = 0;
-  lunar_patch_pointer_index(last, &idx);
+  lunar_patch_pointer_index_in(last, json_array_size(parent), 0, &idx);
   return json_array_set_new(parent, idx, value) ? OOM(err) : LUNAR_OK;
 }
 
@@ -110,9 +126,36 @@ static int value_member(const json_t *op, json_t **out, lunar_error *err) {
   return (*out = json_deep_copy(v)) ? LUNAR_OK : OOM(err);
 }
 
-/* Runs one operation whose op name is `name` and whose path is parsed. */
+/* `copy` may double the document with each operation: the values copied by
+ * one patch may weigh at most COPY_BUDGET (values, plus string bytes / 16). */
+#define COPY_BUDGET 1000000
+
+/* The weight of v, counted up to `limit` (then it stops). */
+static size_t weight(const json_t *v, size_t limit) {
+  size_t w = 1;
+  if (json_is_string(v)) return w + json_string_length(v) / 16;
+  if (json_is_array(v)) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) {
+      if (w > limit) break;
+      w += weight(x, limit - w);
+    }
+  } else if (json_is_object(v)) {
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) {
+      if (w > limit) break;
+      w += strlen(k) / 16 + weight(x, limit - w);
+    }
+  }
+  return w;
+}
+
+/* Runs one operation whose op name is `name` and whose path is parsed.
+ * `copied`: the weight copied so far by the patch. */
 static int run(json_t **doc, const json_t *op, const char *name, const lunar_pointer *path,
-               lunar_error *err) {
+               size_t *copied, lunar_error *err) {
   if (strcmp(name, "add") == 0 || strcmp(name, "replace") == 0) {
     json_t *value;
     int rc = value_member(op, &value, err);
@@ -123,6 +166,8 @@ static int run(json_t **doc, const json_t *op, const char *name, const lunar_poi
   if (strcmp(name, "test") == 0) {
     json_t *want = json_object_get(op, "value");
     if (!want) return lunar_error_set(err, LUNAR_EINVAL, "missing \"value\"");
+    /* as the API server's library: a missing member tests equal to null */
+    if (json_is_null(want) && missing_member(*doc, path)) return LUNAR_OK;
     json_t *got = lunar_patch_pointer_get(*doc, path, path->count, err);
     if (!got) return LUNAR_EINVAL;
     if (lunar_json_equal(got, want)) return LUNAR_OK;
@@ -141,8 +186,13 @@ static int run(json_t **doc, const json_t *op, const char *name, const lunar_poi
   if (!value) {
     rc = LUNAR_EINVAL;
   } else if (name[0] == 'c') {
-    json_t *copy = json_deep_copy(value);
-    rc = copy ? add(doc, path, copy, err) : OOM(err);
+    *copied += weight(value, COPY_BUDGET + 1);
+    if (*copied > COPY_BUDGET) {
+      rc = lunar_error_set(err, LUNAR_EINVAL, "the patch copies too much (more than %d values in all)", COPY_BUDGET);
+    } else {
+      json_t *copy = json_deep_copy(value);
+      rc = copy ? add(doc, path, copy, err) : OOM(err);
+    }
   } else if (is_within(&from, path, 1)) {
     rc = lunar_error_set(err, LUNAR_EINVAL, "cannot move %s into its own child %s", from.text, path->text);
   } else if (is_within(&from, path, 0)) {
@@ -166,6 +216,7 @@ int lunar_patch_json(const json_t *doc, const json_t *ops, json_t **out, lunar_e
                            lunar_json_kind_name(ops));
   json_t *result = json_deep_copy(doc);
   if (!result) return OOM(err);
+  size_t copied = 0;
   size_t i;
   json_t *op;
   int rc = LUNAR_OK;
@@ -192,7 +243,7 @@ int lunar_patch_json(const json_t *doc, const json_t *ops, json_t **out, lunar_e
     lunar_pointer path;
     if (!(rc = string_member(op, "path", &path_text, err)) &&
         !(rc = lunar_patch_pointer_parse(path_text, &path, err))) {
-      rc = run(&result, op, name, &path, err);
+      rc = run(&result, op, name, &path, &copied, err);
       lunar_patch_pointer_clear(&path);
     }
     if (rc) {

@@ -81,6 +81,16 @@ int lunar_patch_pointer_index(const char *token, size_t *index) {
   return 0;
 }
 
+int lunar_patch_pointer_index_in(const char *token, size_t size, int for_add, size_t *index) {
+  if (token[0] != '-' || token[1] == '\0') return lunar_patch_pointer_index(token, index);
+  size_t back;
+  if (lunar_patch_pointer_index(token + 1, &back) || back == 0) return -1;
+  size_t n = size + (for_add ? 1 : 0); /* an add counts the new slot */
+  if (back > n) return -1;
+  *index = n - back;
+  return 0;
+}
+
 const char *lunar_patch_pointer_prefix(const lunar_pointer *p, size_t depth, char *buf,
                                        size_t size) {
   size_t len = depth == 0 ? 0 : p->ends[depth - 1];
@@ -106,7 +116,7 @@ json_t *lunar_patch_pointer_get(json_t *doc, const lunar_pointer *p, size_t dept
       v = next;
     } else if (json_is_array(v)) {
       size_t idx;
-      if (lunar_patch_pointer_index(tok, &idx)) {
+      if (lunar_patch_pointer_index_in(tok, json_array_size(v), 0, &idx)) {
         lunar_error_set(err, LUNAR_ENOTFOUND, "%s: \"%s\" is not a list index",
                         lunar_patch_pointer_prefix(p, i + 1, where, sizeof where), tok);
         return NULL;

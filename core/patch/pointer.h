@@ -32,6 +32,12 @@ void lunar_patch_pointer_clear(lunar_pointer *p);
  * (RFC 6901 section 4). "-" and anything else is not an index: returns -1. */
 int lunar_patch_pointer_index(const char *token, size_t *index);
 
+/* The index a token names in a list of `size` items, as the JSON patch
+ * library of the API server reads it: an index, or a negative one counting
+ * from the end ("-1" is the last item; for an add, the new last slot).
+ * Returns -1 when it names none. */
+int lunar_patch_pointer_index_in(const char *token, size_t size, int for_add, size_t *index);
+
 /* Resolves the first `depth` tokens of `p` in `doc` and returns the value
  * there (borrowed), or NULL with a message naming the first location that does
  * not exist, e.g. "/spec/foo does not exist" or

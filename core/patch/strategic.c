@@ -213,14 +213,89 @@ static const json_t *key_of(const json_t *item, const char *merge_key) {
   return json_is_object(item) ? json_object_get(item, merge_key) : NULL;
 }
 
-/* Kubernetes' index(): position of `v` in `list` by merge key (objects) or by
- * value (scalars), or -1. */
-static long position(const json_t *const *list, size_t n, const json_t *v, const char *merge_key) {
-  for (size_t i = 0; i < n; i++) {
-    if (merge_key ? same(key_of(v, merge_key), key_of(list[i], merge_key)) : same(v, list[i]))
-      return (long)i;
+/* Positions by value: Kubernetes' index() answered from a hash table, so
+ * that merging and ordering stay linear in the list sizes (a linear search
+ * per item made a patch of one env var on 32,000 variables take half a
+ * minute). The table maps the text form of a scalar (what `same` compares)
+ * to the first position holding it. */
+typedef struct posmap {
+  json_t *index; /* object: canonical text -> integer position */
+  const char *merge_key;
+} posmap;
+
+/* The canonical text of a scalar for `same` (malloc'd), or NULL for values
+ * that are never the same as anything (objects, lists). */
+static char *canon(const json_t *v, int *oom_out) {
+  char *out = NULL;
+  int c = v ? category(v) : V_NULL;
+  switch (c) {
+  case V_NULL: out = strdup("n"); break;
+  case V_BOOL: out = strdup(json_is_true(v) ? "t" : "f"); break;
+  case V_INT:
+    if (asprintf(&out, "i%lld", (long long)json_integer_value(v)) < 0) out = NULL;
+    break;
+  case V_REAL: {
+    double d = json_real_value(v);
+    if (d == 0) d = 0; /* -0.0 == 0.0 */
+    if (asprintf(&out, "r%.17g", d) < 0) out = NULL;
+    break;
   }
-  return -1;
+  case V_STRING: {
+    size_t n = json_string_length(v);
+    const char *str = json_string_value(v);
+    if (memchr(str, '\0', n)) { /* keys are C strings: spell such a string in hex */
+      out = malloc(2 * n + 2);
+      if (out) {
+        out[0] = 'x';
+        for (size_t i = 0; i < n; i++) sprintf(out + 1 + 2 * i, "%02x", (unsigned char)str[i]);
+      }
+    } else {
+      out = malloc(n + 2);
+      if (out) {
+        out[0] = 's';
+        memcpy(out + 1, str, n + 1);
+      }
+    }
+    break;
+  }
+  default: return NULL;
+  }
+  if (!out) *oom_out = 1;
+  return out;
+}
+
+static int posmap_build(smp *s, posmap *pm, const json_t *const *list, size_t n, const char *merge_key) {
+  pm->merge_key = merge_key;
+  pm->index = json_object();
+  if (!pm->index) return oom(s);
+  for (size_t i = 0; i < n; i++) {
+    int oom_flag = 0;
+    char *k = canon(merge_key ? key_of(list[i], merge_key) : list[i], &oom_flag);
+    if (oom_flag) return oom(s);
+    if (k && !json_object_get(pm->index, k) && json_object_set_new(pm->index, k, json_integer((json_int_t)i))) {
+      free(k);
+      return oom(s);
+    }
+    free(k);
+  }
+  return LUNAR_OK;
+}
+
+static void posmap_free(posmap *pm) {
+  json_decref(pm->index);
+  pm->index = NULL;
+}
+
+/* Kubernetes' index(): position of `v` in the list by merge key (objects) or
+ * by value (scalars), or -1. (Out of memory reads as not found; the
+ * allocations after it fail too.) */
+static long position(const posmap *pm, const json_t *v) {
+  int oom_flag = 0;
+  char *k = canon(pm->merge_key ? key_of(v, pm->merge_key) : v, &oom_flag);
+  if (!k) return -1;
+  json_t *at = json_object_get(pm->index, k);
+  free(k);
+  return at ? (long)json_integer_value(at) : -1;
 }
 
 /* The category shared by every item of both lists (sliceElementType). */
@@ -270,17 +345,33 @@ static int sort_by(smp *s, items *x, const json_t *const *order, size_t norder,
       if (rc) return rc;
     }
   }
+  /* the positions once (the insertion sort below keeps Kubernetes' results;
+   * on lists already in order it is linear) */
+  posmap pm;
+  long *pos = malloc((x->n ? x->n : 1) * sizeof *pos);
+  int rc = pos ? posmap_build(s, &pm, order, norder, merge_key) : oom(s);
+  if (rc) {
+    if (pos) posmap_free(&pm);
+    free(pos);
+    return rc;
+  }
+  for (size_t i = 0; i < x->n; i++) pos[i] = position(&pm, x->v[i]);
+  posmap_free(&pm);
   for (size_t i = 1; i < x->n; i++) {
     for (size_t j = i; j > 0; j--) {
-      long a = position(order, norder, x->v[j], merge_key);
-      long b = a >= 0 ? position(order, norder, x->v[j - 1], merge_key) : -1;
+      long a = pos[j];
+      long b = a >= 0 ? pos[j - 1] : -1;
       int less = a >= 0 && b >= 0 ? a < b : 1;
       if (!less) break;
       const json_t *t = x->v[j];
       x->v[j] = x->v[j - 1];
       x->v[j - 1] = t;
+      long tp = pos[j];
+      pos[j] = pos[j - 1];
+      pos[j - 1] = tp;
     }
   }
+  free(pos);
   if (merge_key) { /* deletions last, keeping their order */
     size_t kept = 0, del = 0;
     const json_t **tmp = malloc((x->n ? x->n : 1) * sizeof *tmp);
@@ -305,15 +396,24 @@ static int order_items(smp *s, items *patch_items, items *server_only, const jso
   int rc = sort_by(s, patch_items, patch_order, npatch, merge_key, "the patch item");
   if (!rc) rc = sort_by(s, server_only, server_order, nserver, merge_key, "the item");
   if (rc) return rc;
+  posmap pm;
+  if ((rc = posmap_build(s, &pm, server_order, nserver, merge_key))) {
+    posmap_free(&pm);
+    return rc;
+  }
   json_t *list = json_array();
-  if (!list) return oom(s);
+  if (!list) {
+    posmap_free(&pm);
+    return oom(s);
+  }
   size_t i = 0, j = 0;
   while (i < server_only->n && j < patch_items->n) {
-    long li = position(server_order, nserver, server_only->v[i], merge_key);
-    long ri = position(server_order, nserver, patch_items->v[j], merge_key);
+    long li = position(&pm, server_only->v[i]);
+    long ri = position(&pm, patch_items->v[j]);
     const json_t *next = li >= 0 && ri >= 0 && li < ri ? server_only->v[i++] : patch_items->v[j++];
     if (json_array_append(list, (json_t *)next)) goto nomem;
   }
+  posmap_free(&pm);
   for (; i < server_only->n; i++)
     if (json_array_append(list, (json_t *)server_only->v[i])) goto nomem;
   for (; j < patch_items->n; j++)
@@ -321,6 +421,7 @@ static int order_items(smp *s, items *patch_items, items *server_only, const jso
   *out = list;
   return LUNAR_OK;
 nomem:
+  posmap_free(&pm);
   json_decref(list);
   return oom(s);
 }
@@ -333,14 +434,20 @@ static int partition(smp *s, const json_t *merged, const json_t *const *by, size
   int rc = items_init(s, in, json_array_size(merged));
   if (!rc) rc = items_init(s, out, json_array_size(merged));
   if (rc) return rc;
+  posmap pm;
+  if ((rc = posmap_build(s, &pm, by, nby, merge_key))) {
+    posmap_free(&pm);
+    return rc;
+  }
   json_array_foreach(merged, i, v) {
-    if (merge_key && (rc = require_key(s, v, merge_key, "the item"))) return rc;
-    if (position(by, nby, v, merge_key) >= 0)
+    if (merge_key && (rc = require_key(s, v, merge_key, "the item"))) break;
+    if (position(&pm, v) >= 0)
       in->v[in->n++] = v;
     else
       out->v[out->n++] = v;
   }
-  return LUNAR_OK;
+  posmap_free(&pm);
+  return rc;
 }
 
 static int merge_map(smp *s, json_t *orig, const json_t *patch, const scope *sc, json_t **out);
@@ -466,8 +573,25 @@ static int merge_objects(smp *s, json_t *orig, const json_t *patch, const meta *
   }
   /* the document order, before new items are appended */
   size_t nserver = json_array_size(list);
+  /* where each merge key is in the list (first occurrence), kept up to date
+   * as items are appended */
+  json_t *where = json_object();
+  if (!where) {
+    rc = oom(s);
+    goto done;
+  }
+  for (size_t k = 0; k < nserver && !rc; k++) {
+    json_t *e = json_array_get(list, k);
+    if (!json_object_get(e, mk)) continue;
+    int oom_flag = 0;
+    char *key = canon(json_object_get(e, mk), &oom_flag);
+    if (oom_flag) rc = oom(s);
+    else if (key && !json_object_get(where, key) && json_object_set_new(where, key, json_integer((json_int_t)k)))
+      rc = oom(s);
+    free(key);
+  }
   /* mergeSliceWithoutSpecialElements */
-  for (size_t k = 0; k < n; k++) {
+  for (size_t k = 0; k < n && !rc; k++) {
     int mark = lunar_json_path_index(&s->path, (long long)pindex[k]);
     json_t *kv = json_object_get(plist[k], mk);
     if (!kv) {
@@ -475,25 +599,27 @@ static int merge_objects(smp *s, json_t *orig, const json_t *patch, const meta *
       rc = fail(s, "the patch item %s has no \"%s\" (the merge key of this list)",
                 lunar_json_snippet(plist[k], buf, sizeof buf), mk);
     } else {
-      size_t found = (size_t)-1, j;
-      json_t *e;
-      json_array_foreach(list, j, e) {
-        if (json_object_get(e, mk) && same(json_object_get(e, mk), kv)) {
-          found = j;
-          break;
-        }
-      }
-      if (found != (size_t)-1) {
+      int oom_flag = 0;
+      char *key = canon(kv, &oom_flag);
+      json_t *at = key ? json_object_get(where, key) : NULL;
+      if (oom_flag) {
+        rc = oom(s);
+      } else if (at) {
+        size_t found = (size_t)json_integer_value(at);
         json_t *merged;
         rc = merge_map(s, json_incref(json_array_get(list, found)), plist[k], &items_scope, &merged);
         if (!rc && json_array_set_new(list, found, merged)) rc = oom(s);
       } else if (json_array_append_new(list, json_deep_copy(plist[k]))) {
         rc = oom(s);
+      } else if (key && json_object_set_new(where, key, json_integer((json_int_t)(json_array_size(list) - 1)))) {
+        rc = oom(s);
       }
+      free(key);
     }
     lunar_json_path_pop(&s->path, mark);
-    if (rc) goto done;
   }
+  json_decref(where);
+  if (rc) goto done;
   sorder = malloc((nserver + 1) * sizeof *sorder);
   if (!sorder) {
     rc = oom(s);

@@ -80,8 +80,19 @@ static int base_env(pod_ctx *c) {
     lua_pushinteger(L, i);
     lua_rawset(L, index); /* index[name] = i */
     pod_set(c, copy, "name");
-    lua_getfield(L, e, "value");
-    pod_set(c, copy, "value");
+    const char *secret_key = pod_str(c, e, "secret_key");
+    if (*secret_key) { /* a value that used a secret: read from the job Secret */
+      int from = pod_new_obj(c), ref = pod_new_sized(c, 2);
+      int plan = pod_table(c, c->in, "plan");
+      pod_set_str(c, ref, "name", pod_str(c, plan, "secret"));
+      if (plan) lua_pop(L, 1);
+      pod_set_str(c, ref, "key", secret_key);
+      pod_set(c, from, "secretKeyRef");
+      pod_set(c, copy, "valueFrom");
+    } else {
+      lua_getfield(L, e, "value");
+      pod_set(c, copy, "value");
+    }
     lua_rawseti(L, env, i);
     lua_pop(L, 1);
   }
@@ -407,8 +418,23 @@ int pod_containers(pod_ctx *c, int spec, int mounts, const char *build_image, co
                         "build_container_security_context");
   if (!build) goto fail;
   set_command(c, build, "build", image_obj);
-  /* the build container takes input.env as it is; services get copies */
-  if (pod_table(c, c->in, "env")) pod_set(c, build, "env");
+  /* the build container takes input.env as it is, unless some value comes
+   * from the job Secret (then it is converted); services get copies */
+  if (pod_table(c, c->in, "env")) {
+    int src = lua_gettop(L), converted = 0;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, src);
+    for (lua_Integer i = 1; i <= n && !converted; i++) {
+      lua_rawgeti(L, src, i);
+      converted = lua_istable(L, -1) && lua_getfield(L, -1, "secret_key") == LUA_TSTRING;
+      lua_settop(L, src);
+    }
+    if (converted) {
+      lua_pop(L, 1);
+      base_env(c);
+      lua_pop(L, 1); /* the name index; stack: env */
+    }
+    pod_set(c, build, "env");
+  }
   if (ports(c, image_obj)) pod_set(c, build, "ports");
   pod_append(c, list);
 

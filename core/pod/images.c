@@ -138,6 +138,10 @@ static const char *k8s_policy(const char *p) {
   if (!strcmp(p, "always")) return "Always";
   if (!strcmp(p, "never")) return "Never";
   if (!strcmp(p, "if-not-present")) return "IfNotPresent";
+  /* Kubernetes' own spellings, as GitLab Runner accepts them */
+  if (!strcmp(p, "Always")) return "Always";
+  if (!strcmp(p, "Never")) return "Never";
+  if (!strcmp(p, "IfNotPresent")) return "IfNotPresent";
   if (!*p) return "";
   return NULL;
 }

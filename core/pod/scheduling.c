@@ -29,10 +29,11 @@ static void tolerations(pod_ctx *c, int spec) {
       lua_pushstring(L, eq + 1);
       pod_set(c, t, "value");
     } else {
-      pod_set_str(c, t, "key", key);
+      if (*key) pod_set_str(c, t, "key", key); /* no key: every taint */
       pod_set_str(c, t, "operator", "Exists");
     }
-    pod_set_str(c, t, "effect", pod_str(c, m, key));
+    const char *effect = pod_str(c, m, key);
+    if (*effect) pod_set_str(c, t, "effect", effect); /* no effect: every effect */
     pod_append(c, out);
     lua_pop(L, 1);
   }
@@ -40,10 +41,11 @@ static void tolerations(pod_ctx *c, int spec) {
   lua_settop(L, top);
 }
 
+/* GitLab's spellings and Kubernetes' own; "" (unset) is ClusterFirst. */
 static const char *dns_policy(const char *s) {
-  if (!strcmp(s, "none")) return "None";
-  if (!strcmp(s, "default")) return "Default";
-  if (!strcmp(s, "cluster-first-with-host-net")) return "ClusterFirstWithHostNet";
+  if (!strcmp(s, "none") || !strcmp(s, "None")) return "None";
+  if (!strcmp(s, "default") || !strcmp(s, "Default")) return "Default";
+  if (!strcmp(s, "cluster-first-with-host-net") || !strcmp(s, "ClusterFirstWithHostNet")) return "ClusterFirstWithHostNet";
   return "ClusterFirst";
 }
 

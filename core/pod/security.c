@@ -163,13 +163,14 @@ static void job_user(pod_ctx *c, int image_obj, const char *container, long long
   if (!*buf) return;
   char *colon = strchr(buf, ':');
   size_t ulen = colon ? (size_t)(colon - buf) : strlen(buf);
+  /* each part is judged on its own: a refused or unparsable uid drops only
+   * runAsUser, an allowed gid is kept (GitLab Runner) */
   long long a = parse_id(buf, ulen);
-  if (a < 0 || !id_allowed(c, "allowed_users", a)) {
+  if (a < 0 || !id_allowed(c, "allowed_users", a))
     pod_warn(c, "the job's user \"%.*s\" for container \"%s\" is not allowed by kubernetes.allowed_users (root must be listed explicitly); using the image's default user",
              (int)ulen, buf, container);
-    return;
-  }
-  *uid = a;
+  else
+    *uid = a;
   if (colon) {
     long long g = parse_id(colon + 1, strlen(colon + 1));
     if (g < 0 || !id_allowed(c, "allowed_groups", g))

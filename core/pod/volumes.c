@@ -72,7 +72,9 @@ static const char *empty_dir(pod_ctx *c, int v, const char *name) {
   (void)name;
   int out = pod_new_obj(c);
   pod_set_str(c, out, "medium", pod_str(c, v, "medium"));
-  pod_set_str(c, out, "sizeLimit", pod_str(c, v, "size_limit"));
+  const char *size = pod_str(c, v, "size_limit");
+  while (*size == ' ' || *size == '\t') size++; /* a blank size_limit is unset */
+  pod_set_str(c, out, "sizeLimit", size);
   return "emptyDir";
 }
 

@@ -1,6 +1,7 @@
 #include "yaml/yaml.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,18 +12,26 @@
  * ancestor) and the number of values aliases may expand to ("billion laughs"). */
 #define MAX_DEPTH 64
 #define MAX_NODES 1000000
+#define MAX_BYTES ((size_t)16 << 20) /* scalar bytes the document expands to */
 
-/* ---- plain scalar resolution (YAML 1.2 core schema) --------------------- */
+/* ---- plain scalar resolution ----------------------------------------------
+ * As Kubernetes reads YAML (sigs.k8s.io/yaml over go-yaml v2, YAML 1.1):
+ * yes/no/on/off/y/n are booleans, 0755 is octal, 0b101 binary, underscores in
+ * numbers are dropped. */
 
 static int is_null_word(const char *s, size_t n) {
   return n == 0 || (n == 1 && s[0] == '~') ||
          (n == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
 }
 
-/* 1 true, 0 false, -1 not a boolean */
+/* 1 true, 0 false, -1 not a boolean (YAML 1.1's words) */
 static int bool_word(const char *s, size_t n) {
-  if (n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "True", 4) || !memcmp(s, "TRUE", 4))) return 1;
-  if (n == 5 && (!memcmp(s, "false", 5) || !memcmp(s, "False", 5) || !memcmp(s, "FALSE", 5))) return 0;
+  static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", NULL};
+  static const char *const no[] = {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", NULL};
+  for (const char *const *w = yes; *w; w++)
+    if (strlen(*w) == n && !memcmp(*w, s, n)) return 1;
+  for (const char *const *w = no; *w; w++)
+    if (strlen(*w) == n && !memcmp(*w, s, n)) return 0;
   return -1;
 }
 
@@ -33,30 +42,33 @@ static int all_in(const char *s, size_t n, const char *set) {
   return 1;
 }
 
-/* Integer forms: [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+. Returns 1 and sets *v
- * when `s` is one and fits in json_int_t. */
+/* Integer forms, as Go's strconv.ParseInt(s, 0, 64) after go-yaml drops the
+ * underscores: [-+]? then digits, 0[0-7]+ (octal), 0o/0O, 0x/0X, 0b/0B.
+ * Returns 1 and sets *v when `s` is one and fits in json_int_t. */
 static int int_word(const char *s, size_t n, json_int_t *v) {
   char buf[72];
+  size_t m = 0;
   if (n == 0 || n >= sizeof buf) return 0;
-  memcpy(buf, s, n);
-  buf[n] = '\0';
+  for (size_t i = 0; i < n; i++)
+    if (s[i] != '_') buf[m++] = s[i];
+  buf[m] = '\0';
+  if (m == 0 || (m < n && !(buf[0] >= '0' && buf[0] <= '9') && buf[0] != '-' && buf[0] != '+')) return 0;
+  const char *p = buf;
+  int neg = 0;
+  if (*p == '-' || *p == '+') neg = *p++ == '-';
   int base = 10;
-  const char *digits = buf;
-  if (n > 2 && buf[0] == '0' && buf[1] == 'o') {
-    base = 8, digits = buf + 2;
-    if (!all_in(digits, n - 2, "01234567")) return 0;
-  } else if (n > 2 && buf[0] == '0' && buf[1] == 'x') {
-    base = 16, digits = buf + 2;
-    if (!all_in(digits, n - 2, "0123456789abcdefABCDEF")) return 0;
-  } else {
-    const char *d = (buf[0] == '-' || buf[0] == '+') ? buf + 1 : buf;
-    if (!all_in(d, strlen(d), "0123456789")) return 0;
-  }
+  const char *set = "0123456789";
+  if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) base = 16, p += 2, set = "0123456789abcdefABCDEF";
+  else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O')) base = 8, p += 2, set = "01234567";
+  else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) base = 2, p += 2, set = "01";
+  else if (p[0] == '0' && p[1]) base = 8, p += 1, set = "01234567";
+  if (!all_in(p, strlen(p), set)) return 0;
   errno = 0;
   char *end;
-  long long x = strtoll(digits, &end, base);
+  unsigned long long x = strtoull(p, &end, base);
   if (errno || *end) return 0;
-  *v = (json_int_t)x;
+  if (neg ? x > (unsigned long long)LLONG_MAX + 1 : x > (unsigned long long)LLONG_MAX) return 0;
+  *v = neg ? (json_int_t)(0 - x) : (json_int_t)x;
   return 1;
 }
 
@@ -115,6 +127,7 @@ typedef struct build {
   yaml_document_t *doc;
   const char *name;
   long nodes;
+  size_t bytes; /* scalar bytes produced so far, aliases counted each time */
   lunar_error *err;
 } build;
 
@@ -133,12 +146,23 @@ static int convert(build *b, yaml_node_t *node, int depth, json_t **out) {
   case YAML_SCALAR_NODE: {
     const char *s = (const char *)node->data.scalar.value;
     size_t n = node->data.scalar.length;
+    if ((b->bytes += n) > MAX_BYTES)
+      return at(b, node->start_mark, "%s", "too large (aliases expand to more than 16 MiB of text)");
     /* The loader tags every untagged scalar !!str, so only the style tells a
      * quoted "1" (a string) from a plain 1 (a number). */
-    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    double d;
+    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
       v = json_stringn(s, n);
-    else
+    } else if (!is_null_word(s, n) && bool_word(s, n) < 0 && float_word(s, n, &d) && !isfinite(d)) {
+      /* YAML's .nan and .inf (and 1e999) are numbers that no Kubernetes field
+       * takes and JSON cannot carry: say so where they are */
+      char what[96];
+      snprintf(what, sizeof what, "%.*s is %s, which no Kubernetes field takes (quote it for a string)",
+               (int)(n < 40 ? n : 40), s, isnan(d) ? "not a number (NaN)" : "an infinite number");
+      return at(b, node->start_mark, "%s", what);
+    } else {
       v = resolve_plain(s, n);
+    }
     break;
   }
   case YAML_SEQUENCE_NODE: {
@@ -166,6 +190,10 @@ static int convert(build *b, yaml_node_t *node, int depth, json_t **out) {
       if (k->type != YAML_SCALAR_NODE) {
         json_decref(v);
         return at(b, k->start_mark, "%s", "a mapping key must be a plain value, not a list or a mapping");
+      }
+      if ((b->bytes += k->data.scalar.length) > MAX_BYTES) {
+        json_decref(v);
+        return at(b, k->start_mark, "%s", "too large (aliases expand to more than 16 MiB of text)");
       }
       char *key = strndup((const char *)k->data.scalar.value, k->data.scalar.length);
       json_t *item = NULL;

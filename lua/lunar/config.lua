@@ -120,6 +120,7 @@ function M.validate(t, locate)
   if type(k.cert_file) == "string" and (type(k.key_file) ~= "string") then
     ctx.fail("kubernetes.cert_file", "cert_file needs key_file (client certificate authentication)")
   end
+  require("lunar.apicheck").settings(k, ctx.fail)
   return #ctx.errors > 0 and ctx.errors or nil
 end
 
@@ -176,13 +177,20 @@ function M.runner(t)
       __tostring = function(e) return "invalid runner settings:\n" .. M.format_errors(e.errors) end,
     }), 0)
   end
-  local view = readonly.view(t, "lunar.runner")
-  runners[view] = { config = t, file = short, locate = locate }
+  -- Frozen: a deep copy, so that tables the entrypoint keeps (and its
+  -- policies could change later) are not the runner's settings.
+  local frozen = readonly.copy(t)
+  local view = readonly.view(frozen, "lunar.runner")
+  runners[view] = { config = frozen, file = short, locate = locate }
   return view
 end
 
 -- The validated config behind a runner view, with its locator; nil when `r`
--- did not come from lunar.runner.
-function M.lookup(r) return runners[r] end
+-- did not come from lunar.runner. Not for per-job code (lunar's sandbox): the
+-- frozen settings stay behind the runner's read-only view.
+function M.lookup(r)
+  if lunar.sandboxed() then error("lunar.config.lookup is not available to per-job code (lunar's sandbox)", 2) end
+  return runners[r]
+end
 
 return M

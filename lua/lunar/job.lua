@@ -8,95 +8,204 @@
 -- record {key, value, public, masked, file, raw}), image = { name,
 -- entrypoint, pull_policy, ... }, services (list of image objects), timeout
 -- (seconds), payload (the whole payload).
+local lunar = require "lunar"
 local readonly = require "lunar.readonly"
 local T = require "lunar.types"
 
 local M = {}
 
-local function field(payload, parts)
-  local v = payload
-  for i = 1, #parts do
-    if type(v) ~= "table" then return nil end
-    v = v[parts[i]]
-  end
-  return v
+-- The shape of the payload fields lunar reads. Every field is checked where
+-- it is, and a message names its path with JSON's 0-based indices
+-- (`steps[0].script`, `services[1].variables[0].value`). Fields lunar does
+-- not read are not checked (GitLab adds fields over time). JSON null is
+-- accepted where a field is optional only when noted (`nullable`).
+local null = lunar.json.null
+
+local function describe(v)
+  if v == null then return "null" end
+  return T.describe(v)
+end
+M.describe = describe
+
+-- opts.closed: the keys are the only ones allowed (the text lists them)
+local function obj(fields, opts)
+  opts = opts or {}
+  return { kind = "object", fields = fields, closed = opts.closed }
+end
+local function list(of) return { kind = "list", of = of } end
+local function one_of(...) return { kind = "any", of = { ... } } end
+local STR = { kind = "string" }
+local INT = { kind = "integer" }
+local BOOL = { kind = "boolean" }
+local STRS = list(STR)
+local function req(t) return { req = true, t = t } end
+local function opt(t) return { req = false, t = t } end
+local function nullable(t) return { req = false, null = true, t = t } end
+
+-- Kubernetes and the stage scripts need integers that fit: a job timeout
+-- beyond a year, or a port beyond 65535, is refused.
+local MAX_TIMEOUT = 366 * 24 * 3600
+local function int_range(lo, hi, what)
+  return { kind = "integer", lo = lo, hi = hi, what = what }
 end
 
-local checks = {
-  { "id", "integer" },
-  { "token", "string" },
-  { "job_info", "table" },
-  { "job_info.project_id", "integer" },
-  { "git_info", "table" },
-  { "git_info.sha", "string" },
-  { "variables", "list", optional = true },
-  { "steps", "list", optional = true },
-  { "image", "table", optional = true },
-  { "services", "list", optional = true },
-  { "runner_info", "table", optional = true },
+local DATA = { kind = "string", nul = true } -- a value that may hold any byte
+local VARIABLE = obj {
+  key = req(STR), value = nullable(DATA), public = nullable(BOOL), masked = nullable(BOOL),
+  file = nullable(BOOL), raw = nullable(BOOL),
 }
-for _, c in ipairs(checks) do
-  c.parts = {}
-  for part in c[1]:gmatch("[^%.]+") do c.parts[#c.parts + 1] = part end
+local PORT = obj { number = req(int_range(1, 65535, "a port number")), protocol = nullable(STR), name = nullable(STR) }
+local IMAGE = obj {
+  name = nullable(STR), alias = nullable(STR), entrypoint = nullable(STRS), command = nullable(STRS),
+  ports = nullable(list(PORT)), variables = nullable(list(VARIABLE)), pull_policy = nullable(one_of(STR, STRS)),
+  executor_opts = nullable(obj({
+    docker = nullable(obj {}),
+    kubernetes = nullable(obj({ user = nullable(one_of(STR, INT)) }, { closed = "user" })),
+  }, { closed = "docker, kubernetes" })),
+}
+local STEP = obj { name = req(STR), script = req(STRS), timeout = nullable(INT), when = nullable(STR),
+  allow_failure = nullable(BOOL) }
+
+local PAYLOAD = obj {
+  id = req(INT),
+  token = req(STR),
+  allow_git_fetch = nullable(BOOL),
+  job_info = req(obj {
+    id = nullable(INT), name = nullable(STR), stage = nullable(STR), project_id = req(INT),
+    project_name = nullable(STR), project_full_path = nullable(STR), pipeline_id = nullable(INT),
+    namespace_id = nullable(INT), root_namespace_id = nullable(INT), user_id = nullable(INT),
+  }),
+  git_info = req(obj {
+    repo_url = nullable(STR), repo_object_format = nullable(STR), ref = nullable(STR), sha = req(STR),
+    before_sha = nullable(STR), ref_type = nullable(STR), refspecs = nullable(STRS),
+    depth = nullable(int_range(0, 2 ^ 31 - 1, "a depth")), protected = nullable(BOOL),
+  }),
+  runner_info = nullable(obj { timeout = nullable(int_range(0, MAX_TIMEOUT, "a timeout in seconds (at most a year)")) }),
+  variables = nullable(list(VARIABLE)),
+  steps = nullable(list(STEP)),
+  hooks = nullable(list(obj { name = req(STR), script = req(STRS) })),
+  image = nullable(IMAGE),
+  services = nullable(list(IMAGE)),
+  artifacts = nullable(list(obj {
+    name = nullable(STR), untracked = nullable(BOOL), paths = nullable(STRS), exclude = nullable(STRS),
+    when = nullable(STR), artifact_type = nullable(STR), artifact_format = nullable(STR), expire_in = nullable(STR),
+  })),
+  cache = nullable(list(obj {
+    key = nullable(STR), untracked = nullable(BOOL), policy = nullable(STR), paths = nullable(STRS),
+    when = nullable(STR), fallback_keys = nullable(STRS),
+  })),
+  credentials = nullable(list(obj { type = req(STR), url = req(STR), username = req(STR), password = req(STR) })),
+  dependencies = nullable(list(obj {
+    id = req(INT), name = nullable(STR), token = nullable(STR),
+    artifacts_file = nullable(obj { filename = nullable(STR), size = nullable(INT) }),
+  })),
+}
+
+local KIND_TEXT = {
+  string = "a string", integer = "an integer", boolean = "a boolean", object = "an object", list = "a list",
+}
+
+local function kind_of(t)
+  if t.kind == "any" then
+    local names = {}
+    for _, x in ipairs(t.of) do names[#names + 1] = KIND_TEXT[x.kind] end
+    return table.concat(names, " or ")
+  end
+  return t.what or KIND_TEXT[t.kind]
 end
 
-local function check_type(v, kind)
-  if kind == "integer" then return math.type(v) == "integer" end
-  if kind == "list" then return type(v) == "table" and (next(v) == nil or T.is_list(v)) end
-  return type(v) == kind
-end
-
--- `where` names the image in messages: "image", or a service's index.
-local function where_text(where)
-  return type(where) == "number" and string.format("services[%d]", where) or where
-end
-
-local function check_image(name, img, where)
-  if type(img) ~= "table" then return string.format("%s: %s: expected an image object", name, where_text(where)) end
-  local opts = img.executor_opts
-  if type(opts) == "table" then
-    for k in pairs(opts) do
-      if k ~= "docker" and k ~= "kubernetes" then
-        return string.format("%s: %s.executor_opts: unsupported key %q (supported: docker, kubernetes)", name, where_text(where), tostring(k))
+-- Returns nil, or path, message for the first field that does not match.
+local function check(t, v, path)
+  local k = t.kind
+  if k == "any" then
+    for _, x in ipairs(t.of) do
+      if not check(x, v, path) then return nil end
+    end
+    return path, string.format("expected %s, got %s", kind_of(t), describe(v))
+  elseif k == "string" then
+    if type(v) ~= "string" then return path, "expected a string, got " .. describe(v) end
+    if not t.nul and v:find("\0", 1, true) then return path, "contains a NUL byte" end
+  elseif k == "boolean" then
+    if type(v) ~= "boolean" then return path, "expected a boolean, got " .. describe(v) end
+  elseif k == "integer" then
+    if math.type(v) ~= "integer" then
+      if math.type(v) == "float" and v == math.floor(v) and v > -2 ^ 63 and v < 2 ^ 63 then
+        v = math.tointeger(v)
+      else
+        return path, string.format("expected %s, got %s", kind_of(t), describe(v))
       end
     end
-    if type(opts.kubernetes) == "table" then
-      for k in pairs(opts.kubernetes) do
-        if k ~= "user" then
-          return string.format("%s: %s.executor_opts.kubernetes: unsupported key %q (supported: user)", name, where_text(where), tostring(k))
+    if (t.lo and v < t.lo) or (t.hi and v > t.hi) then
+      return path, string.format("expected %s, got %d (out of range %d..%d)", kind_of(t), v, t.lo, t.hi)
+    end
+  elseif k == "list" then
+    if type(v) ~= "table" or (next(v) ~= nil and not T.is_list(v)) then
+      return path, "expected a list, got " .. describe(v)
+    end
+    for i = 1, #v do
+      local p, m = check(t.of, v[i], string.format("%s[%d]", path, i - 1))
+      if p then return p, m end
+    end
+  elseif k == "object" then
+    if type(v) ~= "table" or (next(v) ~= nil and T.is_list(v)) then
+      return path, "expected an object, got " .. describe(v)
+    end
+    if t.closed then
+      for key in pairs(v) do
+        if not t.fields[key] then
+          return path, string.format("unsupported key %q (supported: %s)", tostring(key), t.closed)
         end
       end
     end
+    for _, nf in ipairs(t.order) do
+      local name, f = nf[1], nf[2]
+      local x = v[name]
+      local p = path == "" and name or (path .. "." .. name)
+      if x == nil then
+        if f.req then return p, "missing (a GitLab job payload has it; see POST /api/v4/jobs/request)" end
+      elseif x == null then
+        if not f.null then return p, string.format("expected %s, got null", kind_of(f.t)) end
+        v[name] = nil -- an optional field sent as null is an absent one
+      else
+        local ep, m = check(f.t, x, p)
+        if ep then return ep, m end
+      end
+    end
+  end
+  return nil
+end
+
+-- Fields are checked in a fixed order, so that the first error is stable.
+local function sorted_fields(t)
+  if t.kind == "object" then
+    local names = {}
+    for name, f in pairs(t.fields) do
+      names[#names + 1] = name
+      sorted_fields(f.t)
+    end
+    table.sort(names)
+    local ordered = {}
+    for _, name in ipairs(names) do ordered[#ordered + 1] = { name, t.fields[name] } end
+    t.order = ordered
+  elseif t.kind == "list" then
+    sorted_fields(t.of)
+  elseif t.kind == "any" then
+    for _, x in ipairs(t.of) do sorted_fields(x) end
   end
 end
+sorted_fields(PAYLOAD)
 
 -- Returns nil, or a message naming the first malformed field.
 function M.validate(payload, name)
   name = name or "job payload"
-  if type(payload) ~= "table" then return name .. ": expected a JSON object" end
-  for _, c in ipairs(checks) do
-    local v = field(payload, c.parts)
-    if v == nil then
-      if not c.optional then return string.format("%s: missing field %s (a GitLab job payload has it; see POST /api/v4/jobs/request)", name, c[1]) end
-    elseif not check_type(v, c[2]) then
-      return string.format("%s: field %s: expected %s, got %s", name, c[1], c[2] == "list" and "a list" or ("a " .. c[2]), T.describe(v))
-    end
+  if type(payload) ~= "table" then return name .. ": expected a JSON object, got " .. describe(payload) end
+  local p, msg = check(PAYLOAD, payload, "")
+  if p then
+    if msg:sub(1, 8) == "missing " then return string.format("%s: missing field %s %s", name, p, msg:sub(9)) end
+    return string.format("%s: field %s: %s", name, p, msg)
   end
   for i, var in ipairs(payload.variables or {}) do
-    if type(var) ~= "table" or type(var.key) ~= "string" then
-      return string.format("%s: variables[%d]: expected {\"key\": ..., \"value\": ...}", name, i)
-    end
-    if var.value ~= nil and type(var.value) ~= "string" then
-      return string.format("%s: variables[%d] (%s): value must be a string, got %s", name, i, var.key, T.describe(var.value))
-    end
-  end
-  if payload.image then
-    local msg = check_image(name, payload.image, "image")
-    if msg then return msg end
-  end
-  for i, svc in ipairs(payload.services or {}) do
-    local msg = check_image(name, svc, i)
-    if msg then return msg end
+    if var.key == "" then return string.format("%s: field variables[%d].key: is empty", name, i - 1) end
   end
   if #payload.git_info.sha < 8 then
     return string.format("%s: field git_info.sha: %q is shorter than 8 characters", name, payload.git_info.sha)

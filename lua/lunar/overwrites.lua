@@ -118,6 +118,20 @@ function M.apply(k, vars, payload, values)
     values = {}
     for _, v in ipairs(vars) do values[v.key] = v.value end
   end
+  -- the Pod builder and the API server cannot take a NUL byte: refuse it
+  -- rather than cut the value short
+  for _, v in ipairs(vars) do
+    if v.key:sub(1, 11) == "KUBERNETES_" and type(v.value) == "string" and v.value:find("\0", 1, true) then
+      fail("%s: the value contains a NUL byte", v.key)
+    end
+  end
+  for i, svc in ipairs(payload.services or {}) do
+    for _, v in ipairs(svc.variables or {}) do
+      if type(v.value) == "string" and v.value:find("\0", 1, true) then
+        fail("services[%d].variables: %s: the value contains a NUL byte", i - 1, tostring(v.key))
+      end
+    end
+  end
 
   for _, s in ipairs(SCALARS) do
     local value, gate = values[s.var], k[s.gate]
@@ -138,7 +152,11 @@ function M.apply(k, vars, payload, values)
     local gate = k[m.gate]
     if set(gate) then
       for _, v in ipairs(vars) do
-        if v.key:sub(1, #m.prefix) == m.prefix and set(v.value) then
+        -- an empty value is skipped, except for a toleration: there it
+        -- tolerates every taint (no key, operator Exists, no effect), as
+        -- GitLab Runner documents
+        local tolerate_all = m.key == "node_tolerations" and v.value == ""
+        if v.key:sub(1, #m.prefix) == m.prefix and (set(v.value) or tolerate_all) then
           local key, val
           if m.key == "node_tolerations" then
             key, val = v.value:match("^([^:]*):(.*)$")

@@ -20,6 +20,7 @@ local overwrites = require "lunar.overwrites"
 local stages = require "lunar.stages"
 local registry = require "lunar.registry"
 local config = require "lunar.config"
+local apicheck = require "lunar.apicheck"
 
 local M = {}
 
@@ -219,17 +220,138 @@ local function job_secret(pod, files, dockercfg)
   }
 end
 
+-- Secret values of a job: name -> value of every masked or non-public
+-- variable, and of public ones whose value used one (secret_ref).
+local MIN_SECRET = 8 -- GitLab refuses to mask shorter values
+local function secret_values(records)
+  local out = {}
+  for _, rec in ipairs(records) do
+    if (rec.masked or rec.secret_ref or not (rec.public or rec.internal)) and not rec.file
+        and type(rec.value) == "string" and #rec.value >= MIN_SECRET then
+      out[#out + 1] = { name = rec.key, value = rec.value }
+    end
+  end
+  return out
+end
+
+-- The path of the first string in `t` that contains `needle`.
+local function find_in(t, needle, path)
+  if type(t) == "string" then return t:find(needle, 1, true) and path or nil end
+  if type(t) ~= "table" then return nil end
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local sub = type(k) == "number" and string.format("%s[%d]", path, k - 1) or (path .. "." .. tostring(k))
+    if type(k) == "string" and k:find(needle, 1, true) then return sub end
+    local found = find_in(t[k], needle, sub)
+    if found then return found end
+  end
+end
+
+-- The Pod spec never holds a secret value: not in an image name, a label, an
+-- annotation, a node selector, an env value, anywhere. One JSON encoding and
+-- a plain search per secret; the walk that names the field only on a hit.
+local function check_no_secret(pod, secrets, text)
+  if #secrets == 0 or not text then return end
+  for _, sv in ipairs(secrets) do
+    local encoded = lunar.json.encode(sv.value):sub(2, -2)
+    if text:find(encoded, 1, true) then
+      local where = find_in(pod, sv.value, "pod") or "pod"
+      fail("%s would carry the value of the secret variable %s (masked or not public): secret values reach the Pod only through the job Secret; use the variable by name inside the job instead",
+        where, sv.name)
+    end
+  end
+end
+
+-- Job data in lunar's own annotations: control characters escaped, so that
+-- a ref or job name cannot forge lines where annotations are shown.
+local JOB_ANNOTATIONS = { "job.runner.gitlab.com/ref", "job.runner.gitlab.com/name", "job.runner.gitlab.com/url" }
+local function escape_controls(s)
+  return (s:gsub("[%c\127]", function(c)
+    if c == "\n" then return "\\n" elseif c == "\t" then return "\\t" elseif c == "\r" then return "\\r" end
+    return string.format("\\x%02x", c:byte())
+  end))
+end
+M.escape_controls = escape_controls
+
+-- Secret values of the payload as given (before any rendering), for scrubbing
+-- messages: masked or non-public variables.
+local function payload_secrets(payload)
+  local out = {}
+  if type(payload) ~= "table" or type(payload.variables) ~= "table" then return out end
+  for _, v in ipairs(payload.variables) do
+    if type(v) == "table" and type(v.value) == "string" and (v.masked == true or v.public == false) and #v.value >= 1 then
+      out[#out + 1] = v.value
+    end
+  end
+  if type(payload.token) == "string" and payload.token ~= "" then out[#out + 1] = payload.token end
+  return out
+end
+
+-- A message for stderr or the job log: no secret value, nor a piece of one
+-- (any 8 bytes of it), and no control character from job data but newlines
+-- and tabs.
+local PIECE = 8
+local function scrub(msg, secrets)
+  msg = tostring(msg)
+  for _, sv in ipairs(secrets) do
+    if #sv >= 4 and msg:find(sv, 1, true) then
+      msg = msg:gsub(sv:gsub("%p", "%%%0"), "[MASKED]")
+    end
+  end
+  for _, sv in ipairs(secrets) do
+    if #sv > PIECE and #sv <= 512 then
+      local i = 1
+      while i <= #sv - PIECE + 1 do
+        local piece = sv:sub(i, i + PIECE - 1)
+        if msg:find(piece, 1, true) then
+          msg = msg:gsub(piece:gsub("%p", "%%%0"), "[MASKED]")
+        end
+        i = i + 1
+      end
+    end
+  end
+  return (msg:gsub("[\0-\8\11-\31\127]", function(c) return string.format("\\x%02x", c:byte()) end))
+end
+M.scrub = scrub
+
+local render_objects
+
 -- render_objects(runner, payload [, opts]) -> { pod, secret, objects,
 -- warnings, log, ... } or raises { message }. opts: payload_name,
 -- concurrent_id, project_runner_id, server_version, attempt, pull_attempt
 -- (which policy of a pull_policy list: 0 the first; pull_fallback in the
 -- result says whether a next one exists).
+-- Messages and warnings never carry a secret of the job (see scrub).
 function M.render_objects(runner, payload, opts)
+  local ok, result = pcall(render_objects, runner, payload, opts)
+  local secrets = payload_secrets(payload)
+  if not ok then
+    if type(result) == "table" and result.message then
+      error({ message = scrub(result.message, secrets) }, 0)
+    end
+    error(scrub(result, secrets), 0)
+  end
+  if #secrets > 0 then
+    for i, w in ipairs(result.warnings) do result.warnings[i] = scrub(w, secrets) end
+  end
+  return result
+end
+
+function render_objects(runner, payload, opts)
   opts = opts or {}
   local msg = jobs.validate(payload, opts.payload_name)
   if msg then fail("%s", msg) end
   local jobv = jobs.view(payload)
   local r = resolve.resolve(runner, payload, jobv)
+  -- a service without a name (from the settings or the job) is skipped: no
+  -- container, no host alias, no svc-N number (GitLab Runner)
+  local named = {}
+  for _, svc in ipairs(r.services) do
+    if type(svc) == "table" and type(svc.name) == "string" and svc.name ~= "" then named[#named + 1] = svc end
+  end
+  r.services = named
   local settings = r.settings
   local short = variables.short_token(runner_token(runner, settings))
   local plan = stages.plan(payload, {
@@ -239,6 +361,10 @@ function M.render_objects(runner, payload, opts)
   local vars = plan.records
   local k, per_service, log = overwrites.apply(settings.kubernetes, vars, { id = payload.id, services = r.services },
     plan.values)
+  local os_label = type(k.node_selector) == "table" and k.node_selector["kubernetes.io/os"]
+  if os_label and os_label ~= "" and os_label ~= "linux" and os_label ~= "windows" and os_label ~= "freebsd" then
+    fail('node selector kubernetes.io/os: unsupported OSType "%s" (the helper image exists for linux, windows and freebsd)', os_label)
+  end
   local service_resources = {}
   for i, res in pairs(per_service) do service_resources[tostring(i)] = res end
   local files = {}
@@ -276,7 +402,16 @@ function M.render_objects(runner, payload, opts)
   end
   pod = apply_pod_spec(pod, r.pod_spec, jobv)
   check_pod(pod)
+  local ann = type(pod.metadata) == "table" and pod.metadata.annotations
+  if type(ann) == "table" then
+    for _, key in ipairs(JOB_ANNOTATIONS) do
+      if type(ann[key]) == "string" then ann[key] = escape_controls(ann[key]) end
+    end
+  end
+  local text = lunar.json.encode(pod)
+  check_no_secret(pod, secret_values(vars), text)
   local secret = job_secret(pod, files, dockercfg)
+  apicheck.objects(pod, secret, text)
   return {
     pod = pod, secret = secret, objects = { secret, pod }, warnings = warnings, log = log,
     settings = settings, kubernetes = k, variables = vars, layout = plan.layout, plan = plan,

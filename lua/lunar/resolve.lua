@@ -20,11 +20,26 @@ local function where(fn)
   return info.short_src .. ":" .. info.linedefined
 end
 
--- Calls a policy; returns its first result or raises "policy <name> failed: ...".
+-- Runs in the sandboxed call: the policy, then a plain copy of its first
+-- result (a copy that may run the result's __pairs, and that fails on cycles),
+-- so both are under the budget and both failures name the policy.
+local function call_and_copy(fn, ...)
+  return readonly.copy((fn(...)))
+end
+
+-- Limits of each per-job call (nil: lunar.call's defaults). Set by tests and
+-- by the runner; { instructions = n, seconds = s, memory = bytes }.
+M.limits = nil
+
+-- Calls per-job code (a policy, a stage override, an event handler) in the
+-- sandbox, under the budget; returns a plain copy of its first result or
+-- raises { message = "policy <name> failed: <file:line>: ..." }. The file:line
+-- is where the error happened, else where the function is defined.
 function M.call(name, fn, ...)
-  local ok, result = lunar.call(nil, fn, ...)
+  local ok, result = lunar.call(M.limits, call_and_copy, fn, ...)
   if not ok then
-    local msg = tostring(result):match("^[^\n]*")
+    local msg = type(result) == "string" and result:match("^[^\n]*") or tostring(result)
+    if not msg:match("^[^:]+:%d+: ") then msg = where(fn) .. ": " .. msg end
     error({ message = string.format("policy %s failed: %s", name, msg) }, 0)
   end
   return result
@@ -130,7 +145,7 @@ function M.resolve(runner, payload, jobv)
   local services = requested_services(kcfg, payload)
   local sfn = kcfg.services
   if type(sfn) == "function" then
-    local result = readonly.copy(M.call("services", sfn, jobv, readonly.view(services)))
+    local result = M.call("services", sfn, jobv, readonly.view(services))
     if result == nil then result = {} end
     check_result("services", sfn, job_services, result, "services")
     services = result
@@ -149,7 +164,7 @@ function M.resolve(runner, payload, jobv)
     for _, svc in ipairs(services) do images[#images + 1] = svc end
     for _, img in ipairs(images) do
       if by_image[img.name] == nil then
-        local result = readonly.copy(M.call("pull_policy", pfn, jobv, readonly.view(img)))
+        local result = M.call("pull_policy", pfn, jobv, readonly.view(img))
         check_result("pull_policy", pfn, fields.pull_policy, result, "kubernetes.pull_policy")
         by_image[img.name] = type(result) == "string" and { result } or result
       end
@@ -159,7 +174,7 @@ function M.resolve(runner, payload, jobv)
 
   for _, key in ipairs(st.functions) do
     local fn = kcfg[key]
-    local result = readonly.copy(M.call(key, fn, jobv))
+    local result = M.call(key, fn, jobv)
     if result ~= nil then
       check_result(key, fn, fields[key], result, "kubernetes." .. key)
       k[key] = result

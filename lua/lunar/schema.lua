@@ -12,7 +12,7 @@ local R = T.regex
 local strings = T.list(S)
 local smap = T.map(S)
 
-local pull_policy_name = T.enum { "always", "never", "if-not-present", "" }
+local pull_policy_name = T.enum { "always", "never", "if-not-present", "", "Always", "Never", "IfNotPresent" }
 local pull_policy = T.either(pull_policy_name, T.list(pull_policy_name))
 
 local mount_propagation = T.enum { "None", "HostToContainer", "Bidirectional" }
@@ -165,7 +165,8 @@ local kubernetes = {
   service_container_security_context = container_security_context,
   init_permissions_container_security_context = container_security_context,
   -- networking, lifecycle, pod spec
-  dns_policy = T.enum { "none", "default", "cluster-first", "cluster-first-with-host-net" },
+  dns_policy = T.enum { "none", "default", "cluster-first", "cluster-first-with-host-net", "",
+    "None", "Default", "ClusterFirst", "ClusterFirstWithHostNet" },
   dns_config = T.record { nameservers = strings, searches = strings, options = T.list(T.record({ name = S, value = S }, { required = { "name" } })) },
   host_aliases = T.list(T.record({ ip = S, hostnames = strings }, { required = { "ip", "hostnames" } })),
   container_lifecycle = T.record { post_start = handler, pre_stop = handler },

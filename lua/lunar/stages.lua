@@ -146,15 +146,25 @@ end
 
 -- The build container's environment: public and runner variables, never
 -- masked ones; the last definition at the place of the first; `$` doubled.
-local function pod_env(records)
+-- A public value that used a secret variable (DATABASE_URL with
+-- $DB_PASSWORD in it) is read from the job Secret (key env.<NAME>), so the
+-- Pod spec never holds a secret.
+local function pod_env(records, files)
   local env, at = {}, {}
   for _, rec in ipairs(records) do
     if (rec.public or rec.internal) and not rec.masked then
-      local value = shell.kube_escape(rec.value)
-      if at[rec.key] then
-        env[at[rec.key]].value = value
+      local e
+      if rec.secret_ref then
+        local key = "env." .. rec.key
+        files[key] = rec.value
+        e = { name = rec.key, secret_key = key }
       else
-        env[#env + 1] = { name = rec.key, value = value }
+        e = { name = rec.key, value = shell.kube_escape(rec.value) }
+      end
+      if at[rec.key] then
+        env[at[rec.key]] = e
+      else
+        env[#env + 1] = e
         at[rec.key] = #env
       end
     end
@@ -200,6 +210,15 @@ end
 
 -- The stages in running order: name, section header, container, body(ctx),
 -- and how lunar.stages.lib.stage wraps the body.
+-- FF_DISABLE_UMASK_FOR_KUBERNETES_EXECUTOR: the checkout is not made
+-- world-writable; an init container on the build image, with the build
+-- security context, writes the build user's uid:gid to the status dir, and
+-- the helper-image stages that fill the project dir chown it to that user
+-- instead of running under `umask 0000`.
+local function no_umask(ctx) return vars.bool(ctx.var.FF_DISABLE_UMASK_FOR_KUBERNETES_EXECUTOR) == true end
+
+local FIND_BUILD_USER = 'mkdir -p "$lunar_status"\nlunar_status_write build_user "$(id -u):$(id -g)"'
+
 local function definitions(ctx)
   local defs = {
     { name = "prepare_script", header = "Preparing environment", container = "get-sources",
@@ -210,6 +229,10 @@ local function definitions(ctx)
     { name = "download_artifacts", header = "Downloading artifacts", container = "download-artifacts",
       body = artifacts.download, cd = true, credentials = true },
   }
+  if no_umask(ctx) then
+    table.insert(defs, 1, { name = "find_build_user", header = "Finding the build user", container = "init-build-user",
+      body = function() return FIND_BUILD_USER end, build_image = true })
+  end
   local steps, seen = script.steps(ctx.payload), {}
   for _, name in ipairs { "step_script", "step_release" } do
     local present = false
@@ -279,7 +302,9 @@ local function stage_file(ctx, def, body)
   if def.credentials then before[#before + 1] = ". " .. q(ctx.layout.scripts_dir .. "/credentials.sh") end
   if def.before then before[#before + 1] = def.before end
   return lib.stage(def.name, def.header, body, ctx.layout, {
-    umask = def.container ~= "build",
+    umask = def.container ~= "build" and not def.build_image and not no_umask(ctx),
+    chown = no_umask(ctx) and (def.container == "get-sources" or def.container == "restore-cache"
+      or def.container == "download-artifacts") or nil,
     reset = def.reset,
     cd = def.cd and ctx.layout.project_dir or nil,
     pipefail = def.pipefail,
@@ -306,6 +331,10 @@ end
 
 local function containers(ctx, present)
   local list = {}
+  local finder = names_where(present, function(d) return d.container == "init-build-user" end)
+  if #finder > 0 then
+    list[1] = { name = "init-build-user", image = "build", init = true, stages = finder, command = command(ctx.layout, finder) }
+  end
   for _, name in ipairs { "get-sources", "restore-cache", "download-artifacts" } do
     local stages = names_where(present, function(d) return d.container == name end)
     if #stages > 0 then
@@ -373,7 +402,7 @@ function M.plan(payload, given, settings, opts)
   return {
     files = files,
     containers = containers(ctx, present),
-    env = pod_env(ctx.records),
+    env = pod_env(ctx.records, files),
     records = ctx.records,
     values = ctx.var,
     layout = ctx.layout,

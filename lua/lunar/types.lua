@@ -11,6 +11,7 @@ local T = {}
 
 local function describe(v)
   local t = type(v)
+  if v == lunar.json.null then return "null" end
   if t == "string" then return string.format("the string %q", v) end
   if t == "table" then return "a table" end
   if t == "function" then return "a function" end
@@ -40,7 +41,7 @@ T.quantity = {
   check = function(v)
     if type(v) == "number" then v = tostring(v) end
     if type(v) ~= "string" then return "expected a quantity string such as \"500m\" or \"1Gi\", got " .. describe(v) end
-    if v == "" then return nil end -- empty means "not set", as upstream
+    if v:match("^%s*$") then return nil end -- empty or blank means "not set", as upstream
     local ok, msg = lunar.util.quantity_valid(v)
     if not ok then return msg end
   end,

@@ -124,16 +124,38 @@ function M.list(payload, runner, layout, opts)
   end
   local raw_values = lookup_table(list)
   local expand, find = lunar.util.expand, string.find
+  -- A value that uses a secret variable (masked, or not public) carries a
+  -- secret: it is marked `secret_ref` (the name it used), and lunar keeps it
+  -- out of the Pod spec like the secret itself.
+  local secret = M.secret_names(list)
+  local used
+  local tracking = setmetatable({}, { __index = function(_, name)
+    if secret[name] then used = used or name end
+    return raw_values[name]
+  end })
   for _, v in ipairs(list) do
     if v.raw then
       -- left as written
     elseif v.file then
       if find(v.content, "$", 1, true) then v.content = expand(v.content, raw_values) end
     elseif find(v.value, "$", 1, true) then
-      v.value = expand(v.value, raw_values)
+      used = nil
+      v.value = expand(v.value, tracking)
+      v.secret_ref = used
     end
   end
   return list
+end
+
+-- name -> true for the variables whose value must stay out of the Pod spec:
+-- masked ones and the job's non-public ones (CI_JOB_TOKEN, protected ...).
+-- A file variable stands for its path in expansion, which is no secret.
+function M.secret_names(list)
+  local t = {}
+  for _, v in ipairs(list) do
+    if (v.masked or not (v.public or v.internal)) and not v.file then t[v.key] = true end
+  end
+  return t
 end
 
 -- name -> value of the final list (last wins), for expanding settings.

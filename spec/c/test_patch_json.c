@@ -178,7 +178,34 @@ static void test_root_pointer_replaces_the_document_and_move_onto_itself_is_a_no
   CHECK_STR(patched("{\"a\":{\"b\":1}}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a\"}]"), N("{\"a\":{\"b\":1}}"));
 }
 
+/* Each copy of the array into itself doubles it: 22 operations would make
+ * four million values. The copies of one patch are bounded. */
+static void test_copy_growth_is_bounded(void) {
+  char ops[4096] = "[";
+  for (int i = 0; i < 22; i++)
+    strcat(ops, i ? ",{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/a/-\"}" : "{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/a/-\"}");
+  strcat(ops, "]");
+  const char *got = patched("{\"a\":[1,2,3,4]}", ops);
+  CHECK(strstr(got, "error: ") == got && strstr(got, "copies too much") != NULL);
+}
+
+/* What the API server's JSON patch library (evanphx/json-patch v4) does
+ * beyond RFC 6902: a replace of a missing member sets it, a missing member
+ * tests equal to null, negative indices count from the end. */
+static void test_the_api_servers_library_behaviours(void) {
+  CHECK_STR(patched("{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/b\",\"value\":2}]"), N("{\"a\":1,\"b\":2}"));
+  CHECK_STR(patched("{\"a\":1}", "[{\"op\":\"test\",\"path\":\"/b\",\"value\":null}]"), N("{\"a\":1}"));
+  CHECK(strstr(patched("{\"a\":1}", "[{\"op\":\"test\",\"path\":\"/a\",\"value\":null}]"), "error: ") != NULL);
+  CHECK_STR(patched("{\"l\":[1,2,3]}", "[{\"op\":\"add\",\"path\":\"/l/-1\",\"value\":9}]"), N("{\"l\":[1,2,3,9]}"));
+  CHECK_STR(patched("{\"l\":[1,2,3]}", "[{\"op\":\"replace\",\"path\":\"/l/-1\",\"value\":9}]"), N("{\"l\":[1,2,9]}"));
+  CHECK_STR(patched("{\"l\":[1,2,3]}", "[{\"op\":\"remove\",\"path\":\"/l/-3\"}]"), N("{\"l\":[2,3]}"));
+  CHECK(strstr(patched("{\"l\":[1,2,3]}", "[{\"op\":\"remove\",\"path\":\"/l/-4\"}]"), "error: ") != NULL);
+  CHECK(strstr(patched("{\"l\":[1]}", "[{\"op\":\"replace\",\"path\":\"/l/5\",\"value\":0}]"), "error: ") != NULL);
+}
+
 int main(void) {
+  RUN(test_the_api_servers_library_behaviours);
+  RUN(test_copy_growth_is_bounded);
   RUN(test_a1_adding_an_object_member);
   RUN(test_a2_adding_an_array_element);
   RUN(test_a3_removing_an_object_member);

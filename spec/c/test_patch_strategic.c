@@ -330,7 +330,7 @@ static void test_apply_parses_yaml_patches_and_checks_the_result(void) {
             "json patch operation 0 (test): /containers/1/name is \"helper\", expected \"build\"");
   CHECK_STR(applied("strategic", "containers:\n  - name: build\n    env: A=1\n"),
             "spec.containers[0].env: expected a list, got a string (\"A=1\")");
-  CHECK_STR(applied("merge", "hostNetwork: yes\n"), "spec.hostNetwork: expected a boolean, got a string (\"yes\")");
+  CHECK_STR(applied("merge", "hostNetwork: \"yes\"\n"), "spec.hostNetwork: expected a boolean, got a string (\"yes\")");
   CHECK_STR(applied("strategik", "{}"), "unknown patch_type \"strategik\" (use \"strategic\", \"merge\" or \"json\")");
   CHECK_STR(applied("strategic", "containers:\n  - name: a\n    image: b: c\n"),
             "patch:3:13: mapping values are not allowed in this context");

@@ -23,7 +23,15 @@ static char *parse(const char *text, char *msg) {
 static void test_plain_scalars_follow_the_core_schema(void) {
   char msg[LUNAR_ERROR_MAX];
   char *s = parse("a: 1\nb: -7\nc: 0x1f\nd: 1.5\ne: true\nf: ~\ng: null\nh: yes\ni: \"1\"\nj: '~'\nk: 1.2.3\nl: 1e3\nm:\n", msg);
-  CHECK_STR(s, "{\"a\":1,\"b\":-7,\"c\":31,\"d\":1.5,\"e\":true,\"f\":null,\"g\":null,\"h\":\"yes\",\"i\":\"1\",\"j\":\"~\",\"k\":\"1.2.3\",\"l\":1000.0,\"m\":null}");
+  CHECK_STR(s, "{\"a\":1,\"b\":-7,\"c\":31,\"d\":1.5,\"e\":true,\"f\":null,\"g\":null,\"h\":true,\"i\":\"1\",\"j\":\"~\",\"k\":\"1.2.3\",\"l\":1000.0,\"m\":null}");
+  free(s);
+}
+
+/* Patch text is read as Kubernetes reads it: YAML 1.1 booleans and octal. */
+static void test_yaml11_scalars_as_kubernetes_reads_them(void) {
+  char msg[LUNAR_ERROR_MAX];
+  char *s = parse("a: yes\nb: off\nc: On\nd: n\ne: 0755\nf: 0o17\ng: 1_000\nh: 0b101\ni: -0x10\nj: '0755'\nk: 089\nl: nope\n", msg);
+  CHECK_STR(s, "{\"a\":true,\"b\":false,\"c\":true,\"d\":false,\"e\":493,\"f\":15,\"g\":1000,\"h\":5,\"i\":-16,\"j\":\"0755\",\"k\":89.0,\"l\":\"nope\"}");
   free(s);
 }
 
@@ -41,6 +49,43 @@ static void test_aliases_expand_and_recursion_is_refused(void) {
   free(s);
   s = parse("a: &x [1, *x]\n", msg);
   CHECK(s == NULL);
+  free(s);
+}
+
+/* A few aliases of a long string expand to gigabytes: bounded by the bytes
+ * they expand to, not only by the number of values. */
+static void test_aliases_are_bounded_by_the_bytes_they_expand_to(void) {
+  char msg[LUNAR_ERROR_MAX];
+  size_t n = 64 * 1024;
+  char *text = malloc(n + 4096);
+  char *p = text;
+  p += sprintf(p, "s: &s '");
+  memset(p, 'x', n);
+  p += n;
+  p += sprintf(p, "'\nl1: &l1 [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]\n"
+                  "l2: &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n"
+                  "l3: &l3 [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]\n");
+  char *s = parse(text, msg);
+  CHECK(s == NULL);
+  CHECK(strstr(msg, "aliases expand to more than 16 MiB") != NULL);
+  free(s);
+  free(text);
+}
+
+/* .nan and .inf are numbers, not strings and not "out of memory"; no
+ * Kubernetes field takes them, so the parse says where they are. */
+static void test_nan_and_inf_are_named(void) {
+  char msg[LUNAR_ERROR_MAX];
+  char *s = parse("a: 1\nterminationGracePeriodSeconds: .nan\n", msg);
+  CHECK(s == NULL);
+  CHECK_STR(msg, "patch.yaml:2:32: .nan is not a number (NaN), which no Kubernetes field takes (quote it for a string)");
+  s = parse("x: [-.inf]\n", msg);
+  CHECK(s == NULL);
+  CHECK(strstr(msg, "patch.yaml:1:5: -.inf is an infinite number") == msg);
+  s = parse("x: 1e999\n", msg);
+  CHECK(s == NULL);
+  s = parse("x: '.nan'\ny: .nano\n", msg);
+  CHECK_STR(s, "{\"x\":\".nan\",\"y\":\".nano\"}");
   free(s);
 }
 
@@ -84,7 +129,10 @@ static void test_emit_quotes_ambiguous_strings(void) {
 int main(void) {
   RUN(test_plain_scalars_follow_the_core_schema);
   RUN(test_json_is_yaml);
+  RUN(test_yaml11_scalars_as_kubernetes_reads_them);
   RUN(test_aliases_expand_and_recursion_is_refused);
+  RUN(test_aliases_are_bounded_by_the_bytes_they_expand_to);
+  RUN(test_nan_and_inf_are_named);
   RUN(test_errors_name_input_line_and_column);
   RUN(test_empty_input_is_null);
   RUN(test_emit_quotes_ambiguous_strings);

@@ -108,7 +108,7 @@ describe("lunar.runner", function()
     { "bad quantity cap", 'memory_limit_overwrite_max_allowed = "8GB"', 'kubernetes.memory_limit_overwrite_max_allowed: quantity "8GB" is not valid: unknown suffix "GB"' },
     { "bad regex", 'node_selector_overwrite_allowed = "[a-"', 'kubernetes.node_selector_overwrite_allowed: regular expression "[a-" is not valid' },
     { "bad pull policy", 'pull_policy = "sometimes"', 'kubernetes.pull_policy: expected one of "always", "never", "if-not-present", ""' },
-    { "bad enum", 'dns_policy = "ClusterFirst"', 'kubernetes.dns_policy: expected one of "none", "default", "cluster-first", "cluster-first-with-host-net", got the string "ClusterFirst"' },
+    { "bad enum", 'dns_policy = "clusterfirst"', 'kubernetes.dns_policy: expected one of "none", "default", "cluster-first", "cluster-first-with-host-net", "", "None", "Default", "ClusterFirst", "ClusterFirstWithHostNet", got the string "clusterfirst"' },
     { "list instead of map", 'node_selector = { "a" }', "kubernetes.node_selector: expected a map" },
     { "volume without mount path", 'volumes = { host_path = { { name = "x" } } }', "kubernetes.volumes.host_path[1].mount_path: is required" },
     { "nfs without server", 'volumes = { nfs = { { name = "x", mount_path = "/x", path = "/e" } } }', "kubernetes.volumes.nfs[1].server: is required" },

@@ -124,7 +124,10 @@ local function env_of(n, plan, c, opts)
   set("HOME", n.home)
   set("HOSTNAME", "lunar-test-pod")
   if c.name == "build" then
-    for _, e in ipairs(plan.env) do set(e.name, M.kube_expand(e.value, env)) end
+    for _, e in ipairs(plan.env) do
+      -- a value read from the job Secret (secretKeyRef) is taken as it is
+      if e.secret_key then set(e.name, plan.files[e.secret_key]) else set(e.name, M.kube_expand(e.value, env)) end
+    end
   end
   local words = {}
   for _, k in ipairs(order) do words[#words + 1] = q(k .. "=" .. env[k]) end

@@ -200,8 +200,11 @@ containers:
     assert.equal('pod_spec[3] (dns): json patch operation 0 (test): /dnsPolicy is "ClusterFirst", expected "None"', err)
     _, err = apply { name = "pod_spec[1]", patch = { containers = { { name = "build", env = "A=1" } } } }
     assert.equal('pod_spec[1]: spec.containers[0].env: expected a list, got a string ("A=1")', err)
-    _, err = apply { name = "pod_spec[1]", patch_type = "merge", patch = "hostNetwork: yes\n" }
+    _, err = apply { name = "pod_spec[1]", patch_type = "merge", patch = "hostNetwork: \"yes\"\n" }
     assert.equal('pod_spec[1]: spec.hostNetwork: expected a boolean, got a string ("yes")', err)
+    -- unquoted, YAML 1.1 reads yes as true (as Kubernetes does)
+    local spec = assert(apply { name = "pod_spec[1]", patch_type = "merge", patch = "hostNetwork: yes\n" })
+    assert.is_true(spec.hostNetwork)
     _, err = apply { name = "pod_spec[1]", patch = "[1, 2]" }
     assert.equal("pod_spec[1]: strategic merge patch: expected an object, got a list", err)
     _, err = apply { name = "pod_spec[4]" }

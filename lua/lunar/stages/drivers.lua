@@ -46,7 +46,7 @@ function M.build(layout, o)
     ". " .. q(layout.scripts_dir .. "/lunar.sh"),
   }
   if o.shell then
-    L[#L + 1] = "lunar_shell=" .. o.shell
+    L[#L + 1] = "lunar_shell=" .. q(o.shell)
   else
     L[#L + 1] = "lunar_shell=sh"
     L[#L + 1] = "if command -v bash >/dev/null 2>&1; then lunar_shell=bash; fi"

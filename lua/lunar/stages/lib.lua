@@ -110,6 +110,15 @@ lunar_build_gone() {
   [ -f "$lunar_status/heartbeat" ] && [ -n "$(find "$lunar_status/heartbeat" -mmin +1 2>/dev/null)" ]
 }
 
+# FF_DISABLE_UMASK_FOR_KUBERNETES_EXECUTOR: hands the project dir to the build
+# user that the init-build-user container found (uid:gid digits only).
+lunar_chown_build() {
+  [ -s "$lunar_status/build_user" ] || return 0
+  lunar_owner=$(cat "$lunar_status/build_user")
+  case $lunar_owner in "" | *[!0-9:]*) return 0 ;; esac
+  chown -R "$lunar_owner" "$CI_PROJECT_DIR" "$lunar_tmp" 2>/dev/null || true
+}
+
 # Writes a file of the status dir atomically (the other container polls it).
 lunar_status_write() {
   printf '%s\n' "$2" > "$lunar_status/$1.tmp" && mv -f "$lunar_status/$1.tmp" "$lunar_status/$1"
@@ -142,7 +151,8 @@ end
 -- A stage script: prepare the environment, open the section, run the body in
 -- a subshell with errexit (so that neither `exit` nor a trap in the body can
 -- skip the end of the section), close the section with the body's status.
--- opts: { umask = true (helper image stages), reset = a file to remove
+-- opts: { umask = true (helper image stages), chown = true (hand the project
+-- dir to the build user afterwards), reset = a file to remove
 -- first, cd = dir, before = text run before the section (stage-specific
 -- environment), pipefail = true }
 function M.stage(name, header, body, layout, opts)
@@ -166,6 +176,7 @@ function M.stage(name, header, body, layout, opts)
   lines[#lines + 1] = body
   lines[#lines + 1] = ")"
   lines[#lines + 1] = "lunar_rc=$?"
+  if opts.chown then lines[#lines + 1] = "lunar_chown_build" end
   lines[#lines + 1] = "lunar_section_end " .. name
   lines[#lines + 1] = "exit $lunar_rc"
   return table.concat(lines, "\n") .. "\n"

@@ -3,7 +3,6 @@
 -- after_script. Script lines are the user's shell code and run as written,
 -- each echoed first as `$ <line>`; the stage stops at the first failure.
 local shell = require "lunar.shell"
-local vars = require "lunar.variables"
 local lib = require "lunar.stages.lib"
 
 local M = {}
@@ -28,19 +27,17 @@ local function find_step(payload, name)
   end
 end
 
--- Body of a step stage: the runner's pre_build_script, the step's lines
--- (a release step's lines are expanded with the job's variables, as GitLab
--- Runner does), the runner's post_build_script.
+-- Body of a step stage: the runner's pre_build_script, the step's lines,
+-- the runner's post_build_script. The lines are the job's own shell code and
+-- run as written; `$VAR` in them (the release step's `release-cli create
+-- --description "$CI_COMMIT_TAG_MESSAGE"`) is expanded by the shell from the
+-- environment, as data. No variable value is ever pasted into the script
+-- text, where a tag message or a ref name would run as code.
 function M.step(ctx, step)
   if not step then return "" end
   local lines = {}
   if ctx.settings.pre_build_script then lines[#lines + 1] = ctx.settings.pre_build_script end
-  for _, line in ipairs(step.script or {}) do
-    if step.name == "release" then
-      line = vars.expand_in(ctx.var, line)
-    end
-    lines[#lines + 1] = line
-  end
+  for _, line in ipairs(step.script or {}) do lines[#lines + 1] = line end
   if ctx.settings.post_build_script then lines[#lines + 1] = ctx.settings.post_build_script end
   return lib.commands(lines)
 end
