@@ -90,16 +90,31 @@ static const char *sget(const json_t *o, const char *k) { return json_string_val
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* Appends s[0, n) to the string *to (NULL: empty); nothing when out of memory. */
+static void append(char **to, const char *s, size_t n) {
+  size_t old = *to ? strlen(*to) : 0;
+  char *p = realloc(*to, old + n + 1);
+  if (!p) return;
+  memcpy(p + old, s, n);
+  p[old + n] = '\0';
+  *to = p;
+}
+
+/* vsnprintf, clipped to the buffer: the length written (0 on error). */
+static size_t vformat(char *buf, size_t size, const char *fmt, va_list ap) {
+  int n = vsnprintf(buf, size, fmt, ap);
+  if (n < 0) return 0;
+  return (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
 static void tprintf(lunar_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tprintf(lunar_job *j, const char *fmt, ...) {
   char buf[4096];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  size_t n = vformat(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
-  lunar_trace_write(j->trace, buf, (size_t)n);
+  lunar_trace_write(j->trace, buf, n);
   if (j->report) lunar_gitlab_report_kick(j->report);
 }
 
@@ -113,16 +128,9 @@ static void note(lunar_job *j, const char *fmt, ...) {
   char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  size_t n = vformat(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
-  size_t old = j->notes ? strlen(j->notes) : 0;
-  char *p = realloc(j->notes, old + (size_t)n + 1);
-  if (!p) return;
-  memcpy(p + old, buf, (size_t)n);
-  p[old + (size_t)n] = '\0';
-  j->notes = p;
+  append(&j->notes, buf, n);
 }
 
 #define YELLOW "\033[0;33m"
@@ -485,11 +493,7 @@ static void waiting_line(lunar_job *j, const char *line) {
     tprintf(j, "%s", line);
     return;
   }
-  size_t old = j->held ? strlen(j->held) : 0, n = strlen(line);
-  char *h = realloc(j->held, old + n + 1);
-  if (!h) return;
-  memcpy(h + old, line, n + 1);
-  j->held = h;
+  append(&j->held, line, strlen(line));
 }
 
 /* Before the first log byte: record where the logs begin, if waiting lines
