@@ -137,21 +137,22 @@ local ok, err = pcall(function()
   kube_settings(env, { scripted_output = 1, scripted_build_seconds = 60, scripted_build_lines = 6 })
   local t0 = os.time()
   ids = enqueue(env, N, "many")
-  local peak, running = 0, 0
+  local peak, most = 0, 0
   for _ = 1, 600 do
     local r = rss_kib(env.pid) or 0
     if r > peak then peak = r end
-    local c = 0
-    for _ in H.runner_log(env):gmatch("running after") do c = c + 1 end
-    running = c
+    local log, started, ended = H.runner_log(env), 0, 0
+    for _ in log:gmatch("running after") do started = started + 1 end
+    for _ in log:gmatch("job finished") do ended = ended + 1 end
+    if started - ended > most then most = started - ended end
     if os.time() - t0 > 90 then break end
     os.execute("sleep 1")
   end
   local done = wait_all(env, ids, 600)
   local failed = 0
   for _, j in ipairs(done) do if j.status ~= "success" then failed = failed + 1 end end
-  say("concurrency: %d jobs at once: %d failed, peak RSS %.1f MB (%.0f KiB per job)", N, failed, peak / 1024,
-    (peak - idle) / N)
+  say("concurrency: %d jobs queued at once, %d of their Pods running at the same time: %d failed, peak RSS %.1f MB (%.0f KiB per job)",
+    N, most, failed, peak / 1024, (peak - idle) / math.max(most, 1))
 end)
 H.teardown(env)
 if not ok then
