@@ -44,6 +44,8 @@ struct lunar_runner {
   int print_warnings;
   long kube_requests_before; /* for per-job request counts */
   lunar_server *server;       /* listen_address: /metrics, /healthz */
+  int forbidden;              /* jobs/request answered 403 so many times in a row */
+  char watch_rv[64];          /* where a failed watch starts again */
 };
 
 /* The runner's log: one line on stderr, "TIME LEVEL [job=ID] message". */

@@ -130,8 +130,6 @@ static void poll_later(lunar_runner *r, long ms) {
   r->poll_timer = lunar_loop_timer_start(r->loop, ms, on_poll_timer, r);
 }
 
-static int consecutive_forbidden;
-
 static void on_job_response(int rc, const lunar_gitlab_response *res, const lunar_error *err, void *ud) {
   lunar_runner *r = ud;
   r->inflight--;
@@ -141,7 +139,7 @@ static void on_job_response(int rc, const lunar_gitlab_response *res, const luna
     return;
   }
   if (res->status == 201 && res->body && res->text) {
-    consecutive_forbidden = 0;
+    r->forbidden = 0;
     if (r->stopping) {
       /* handed out while stopping: run it all the same, nothing may be lost */
       lunar_log("info", 0, "a job arrived while stopping: running it");
@@ -153,15 +151,15 @@ static void on_job_response(int rc, const lunar_gitlab_response *res, const luna
   if (res->status == 201) {
     lunar_log("error", 0, "GitLab answered jobs/request with 201 but no JSON job (Content-Type?): ignored");
   } else if (res->status == 403) {
-    consecutive_forbidden++;
+    r->forbidden++;
     lunar_log("error", 0, "GitLab refused the runner token (403) on jobs/request%s",
-              consecutive_forbidden >= 3 ? "; check the runner's token: it was removed or is invalid" : "");
+              r->forbidden >= 3 ? "; check the runner's token: it was removed or is invalid" : "");
   } else if (res->status != 204) {
     lunar_log("warning", 0, "jobs/request answered %ld: %.200s", res->status, res->text ? res->text : "");
   } else {
-    consecutive_forbidden = 0;
+    r->forbidden = 0;
   }
-  poll_later(r, consecutive_forbidden >= 3 ? 60000 : r->check_interval_ms);
+  poll_later(r, r->forbidden >= 3 ? 60000 : r->check_interval_ms);
 }
 
 static void poll_maybe(lunar_runner *r) {
@@ -204,19 +202,19 @@ static int on_pod_event(const char *type, json_t *pod, void *ud) {
 }
 
 static void on_watch_restart(lunar_loop *loop, void *ud);
-static char watch_rv[64];
 
 static void on_watch_end(int rc, const char *rv, const lunar_error *err, void *ud) {
   lunar_runner *r = ud;
   r->watch = NULL;
-  snprintf(watch_rv, sizeof watch_rv, "%s", rv ? rv : "");
+  snprintf(r->watch_rv, sizeof r->watch_rv, "%s", rv ? rv : "");
   if (rc != LUNAR_OK) lunar_log("error", 0, "the Pod watch failed: %s; starting it again", err ? err->msg : "");
   lunar_loop_timer_start(r->loop, 1000, on_watch_restart, r);
 }
 
 static void on_watch_restart(lunar_loop *loop, void *ud) {
   (void)loop;
-  start_watch(ud, watch_rv);
+  lunar_runner *r = ud;
+  start_watch(r, r->watch_rv);
 }
 
 static void start_watch(lunar_runner *r, const char *rv) {
