@@ -32,7 +32,12 @@ describe("lunar run metrics", function()
     local id = H.gitlab.enqueue(env.gitlab, { name = "metrics", git_strategy = "none", script = { "echo counted", "exit 4" } })
     local job = H.gitlab.wait_final(env.gitlab, id, 60)
     assert.truthy(job, H.runner_log(env))
-    local text, code = get(base .. "/metrics")
+    -- GitLab has the final state a moment before the runner has deleted the Pod and counted the job
+    local text, code = H.eventually(function()
+      local t, c = get(base .. "/metrics")
+      return t and t:find("\nlunar_jobs_running 0\n", 1, true) and t, c
+    end, 20), 200
+    assert.truthy(text, "the job was never counted as ended")
     assert.are.equal(200, code)
     assert.matches('lunar_jobs_total{state="failed",failure_reason="script_failure"} 1\n', text, 1, true)
     assert.matches('lunar_kube_requests_total{verb="create",resource="pods",code="201"} 1\n', text, 1, true)
