@@ -234,22 +234,20 @@ typedef struct sync_result {
   lunar_error err;
 } sync_result;
 
-static void kube_sync_done(int rc, const lunar_kube_response *res, const lunar_error *err, void *ud) {
-  sync_result *s = ud;
+static void sync_record(sync_result *s, int rc, long status, json_t *body, const lunar_error *err) {
   s->done = 1;
   s->rc = rc;
-  s->status = res ? res->status : 0;
-  s->body = res && res->body ? json_incref(res->body) : NULL;
+  s->status = status;
+  s->body = body ? json_incref(body) : NULL;
   if (err) s->err = *err;
 }
 
+static void kube_sync_done(int rc, const lunar_kube_response *res, const lunar_error *err, void *ud) {
+  sync_record(ud, rc, res ? res->status : 0, res ? res->body : NULL, err);
+}
+
 static void gitlab_sync_done(int rc, const lunar_gitlab_response *res, const lunar_error *err, void *ud) {
-  sync_result *s = ud;
-  s->done = 1;
-  s->rc = rc;
-  s->status = res ? res->status : 0;
-  s->body = res && res->body ? json_incref(res->body) : NULL;
-  if (err) s->err = *err;
+  sync_record(ud, rc, res ? res->status : 0, res ? res->body : NULL, err);
 }
 
 /* Start-up runs the loop until one answer is in (nothing else is going on yet). */
