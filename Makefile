@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test test-fast test-asan demo bench clean
+.PHONY: all deps build test test-fast test-asan demo bench docs clean
 
 all: build
 
@@ -31,6 +31,11 @@ test-asan:
 
 demo: deps build
 	@bash scripts/demo.sh $(BUILD)/lunar
+
+# The README's settings and overwrite tables, from lua/lunar/settings.lua
+# (spec/settings fails when they are stale).
+docs: build
+	@$(BUILD)/lunar lua scripts/gen-settings-doc.lua README.md
 
 bench: build
 	@bash bench/run.sh $(BUILD)/lunar

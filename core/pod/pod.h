@@ -5,7 +5,7 @@
  * The input is one table, assembled by lua/lunar/render.lua:
  *   runner        { name, short_token, builds_dir, ... } the runner's top-level settings
  *   kubernetes    the kubernetes settings after policies and per-job overwrites,
- *                 under their GitLab Runner names (schema: lua/lunar/schema.lua)
+ *                 under their GitLab Runner names (one row each: lua/lunar/settings.lua)
  *   job           the payload fields the builder reads: id, image,
  *                 runner_info.timeout, job_info.{project_id, project_name, name,
  *                 root_namespace_id}, git_info.{sha, before_sha, ref}

@@ -8,7 +8,7 @@
 -- Any kubernetes setting may be a function of the job (a policy) instead of a
 -- value; its result is validated with the same rules when a job is rendered
 -- (lunar.resolve). pod_spec entries may be functions too.
-local schema = require "lunar.schema"
+local settings = require "lunar.settings"
 local source_map = require "lunar.source_map"
 local readonly = require "lunar.readonly"
 local T = require "lunar.types"
@@ -109,7 +109,7 @@ end
 -- Validates `t` (a runner table). Returns nil or the list of errors.
 function M.validate(t, locate)
   local ctx = M.context(locate, { allow_function = allow_function })
-  ctx.check(schema.runner, t, "")
+  ctx.check(settings.runner, t, "")
   if t.token ~= nil and t.token_file ~= nil then
     ctx.fail("token_file", "token and token_file are both set; keep one")
   end

@@ -10,6 +10,7 @@ local config = require "lunar.config"
 local render = require "lunar.render"
 local variables = require "lunar.variables"
 local files = require "lunar.files"
+local settings = require "lunar.settings"
 
 local M = {}
 
@@ -64,7 +65,9 @@ function M.settings(runner)
   local k = cfg.kubernetes or {}
   local kube = {}
   for _, key in ipairs(KUBE_CONNECTION) do
-    if type(k[key]) ~= "function" then kube[key] = k[key] end
+    local v = k[key]
+    if v == nil then v = settings.by_key.kubernetes[key].default end
+    if type(v) ~= "function" then kube[key] = v end
   end
   if type(k.namespace) == "string" then kube.namespace = k.namespace end
   local short = variables.short_token(token)
@@ -75,19 +78,19 @@ function M.settings(runner)
   end
   table.sort(on)
   return {
-    name = cfg.name or "lunar",
+    name = settings.value(cfg, "name"),
     url = base_url(cfg.url),
     token = token,
     short_token = short,
     system_id = system_id,
     identity = identity(short, system_id),
     tls_ca_file = cfg.tls_ca_file,
-    concurrent = cfg.concurrent or 1,
-    limit = cfg.limit or 0,
-    request_concurrency = cfg.request_concurrency or 1,
-    check_interval = cfg.check_interval or 3,
-    output_limit = cfg.output_limit or 4096,
-    shutdown_timeout = cfg.shutdown_timeout or 30,
+    concurrent = settings.value(cfg, "concurrent"),
+    limit = settings.value(cfg, "limit"),
+    request_concurrency = settings.value(cfg, "request_concurrency"),
+    check_interval = settings.value(cfg, "check_interval"),
+    output_limit = settings.value(cfg, "output_limit"),
+    shutdown_timeout = settings.value(cfg, "shutdown_timeout"),
     listen_address = cfg.listen_address,
     kubernetes = kube,
     handlers = lunar.json.array(on),

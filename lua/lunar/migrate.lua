@@ -10,7 +10,7 @@
 -- become `token_file` and `bearer_token_file`, and their values are handed back
 -- separately for the caller to store.
 local lunar = require "lunar"
-local schema = require "lunar.schema"
+local setting_rows = require "lunar.settings"
 local config = require "lunar.config"
 
 local M = {}
@@ -185,8 +185,8 @@ local function migrate_runner(r, ctx)
     }
   end
 
-  local runner_fields = schema.runner.fields
-  local kube_fields = schema.kubernetes.fields
+  local runner_fields = setting_rows.runner.fields
+  local kube_fields = setting_rows.kubernetes.fields
   local name = slug(r.name) or string.format("runner-%d", ctx.index)
   local one = ctx.count == 1
   local secret_name = function(what) return one and what or (name .. "-" .. what) end

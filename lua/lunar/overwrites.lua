@@ -1,15 +1,7 @@
 -- Per-job overwrites: the KUBERNETES_* job variables GitLab Runner honours
--- (reference: kubernetes-executor §2), behind the same gates:
---
---   KUBERNETES_NAMESPACE_OVERWRITE        namespace_overwrite_allowed (regex)
---   KUBERNETES_SERVICE_ACCOUNT_OVERWRITE  service_account_overwrite_allowed (regex)
---   KUBERNETES_BEARER_TOKEN               bearer_token_overwrite_allowed (bool)
---   KUBERNETES_POD_LABELS_*               pod_labels_overwrite_allowed (regex on "k=v")
---   KUBERNETES_POD_ANNOTATIONS_*          pod_annotations_overwrite_allowed
---   KUBERNETES_NODE_SELECTOR_*            node_selector_overwrite_allowed
---   KUBERNETES_NODE_TOLERATIONS_*         node_tolerations_overwrite_allowed ("k[=v]:Effect")
---   KUBERNETES_[SERVICE_|HELPER_|POD_]{CPU,MEMORY,EPHEMERAL_STORAGE}_{LIMIT,REQUEST}
---                                         <setting>_overwrite_max_allowed (quantity cap)
+-- (reference: kubernetes-executor §2), behind the same gates. Which variable
+-- overwrites which setting behind which gate is said once, in the setting's
+-- row (lunar.settings, field `overwrite`); this file applies them.
 --
 -- An empty gate disables an overwrite, an empty variable keeps the setting.
 -- As upstream, regexes match anywhere in the value (anchor them with ^...$).
@@ -17,6 +9,7 @@
 -- value and the gate. Service variables in a service's `variables:` overwrite
 -- that service's resources only.
 local lunar = require "lunar"
+local settings = require "lunar.settings"
 
 local M = {}
 
@@ -24,14 +17,24 @@ local function fail(fmt, ...) error({ message = string.format(fmt, ...) }, 0) en
 
 local function set(v) return v ~= nil and v ~= "" end
 
+-- The overwrites by kind, from the setting rows (lunar.settings).
+local SCALARS, MAPS, RESOURCES, BOOLS = {}, {}, {}, {}
+do
+  local by_kind = { scalar = SCALARS, map = MAPS, resource = RESOURCES, bool = BOOLS }
+  for _, o in ipairs(settings.overwrites) do
+    local list = by_kind[o.kind]
+    list[#list + 1] = o
+  end
+end
+
 -- Copies the settings table one level deep, and the maps we may change.
 local function copy(k)
   local out = {}
   for key, v in pairs(k) do out[key] = v end
-  for _, key in ipairs { "pod_labels", "pod_annotations", "node_selector", "node_tolerations" } do
+  for _, o in ipairs(MAPS) do
     local m = {}
-    for kk, vv in pairs(k[key] or {}) do m[kk] = vv end
-    out[key] = m
+    for kk, vv in pairs(k[o.key] or {}) do m[kk] = vv end
+    out[o.key] = m
   end
   return out
 end
@@ -44,44 +47,15 @@ local function gate_regex(gate_key, gate, var, value)
   end
 end
 
-local SCALARS = {
-  { var = "KUBERNETES_NAMESPACE_OVERWRITE", key = "namespace", gate = "namespace_overwrite_allowed", label = "Namespace" },
-  { var = "KUBERNETES_SERVICE_ACCOUNT_OVERWRITE", key = "service_account", gate = "service_account_overwrite_allowed", label = "ServiceAccount" },
-}
-
-local MAPS = {
-  { prefix = "KUBERNETES_POD_LABELS_", key = "pod_labels", gate = "pod_labels_overwrite_allowed", label = "PodLabels" },
-  { prefix = "KUBERNETES_POD_ANNOTATIONS_", key = "pod_annotations", gate = "pod_annotations_overwrite_allowed", label = "PodAnnotations" },
-  { prefix = "KUBERNETES_NODE_SELECTOR_", key = "node_selector", gate = "node_selector_overwrite_allowed", label = "NodeSelector" },
-  { prefix = "KUBERNETES_NODE_TOLERATIONS_", key = "node_tolerations", gate = "node_tolerations_overwrite_allowed", label = "NodeTolerations" },
-}
-
--- Resource overwrites: variable suffix -> setting suffix and upstream's field name.
-local RESOURCES = {}
-for _, class in ipairs { { "", "", "" }, { "SERVICE_", "service_", "Service" }, { "HELPER_", "helper_", "Helper" }, { "POD_", "pod_", "Pod" } } do
-  for _, res in ipairs { { "CPU", "cpu", "CPU" }, { "MEMORY", "memory", "Memory" }, { "EPHEMERAL_STORAGE", "ephemeral_storage", "EphemeralStorage" } } do
-    if not (class[1] == "POD_" and res[1] == "EPHEMERAL_STORAGE") then
-      for _, kind in ipairs { { "LIMIT", "limit", "Limit" }, { "REQUEST", "request", "Request" } } do
-        RESOURCES[#RESOURCES + 1] = {
-          var = "KUBERNETES_" .. class[1] .. res[1] .. "_" .. kind[1],
-          key = class[2] .. res[2] .. "_" .. kind[2],
-          field = class[3] .. res[3] .. kind[3],
-          service = class[1] == "SERVICE_",
-        }
-      end
-    end
-  end
-end
-
 -- Checks a requested quantity against the cap; returns the value to use.
 local function capped(r, cap, value, var)
   local ok, err = lunar.util.quantity_valid(value)
   if not ok then fail("%s: %s", var, err) end
   ok, err = lunar.util.quantity_valid(cap)
-  if not ok then fail("kubernetes.%s_overwrite_max_allowed: %s", r.key, err) end
+  if not ok then fail("kubernetes.%s: %s", r.gate, err) end
   if lunar.util.quantity_cmp(value, cap) > 0 then
-    fail("%s: the resource %q requested %q is higher than the limit allowed %q (kubernetes.%s_overwrite_max_allowed)",
-      var, r.field, value, cap, r.key)
+    fail("%s: the resource %q requested %q is higher than the limit allowed %q (kubernetes.%s)",
+      var, r.field, value, cap, r.gate)
   end
   return value
 end
@@ -142,10 +116,13 @@ function M.apply(k, vars, payload, values)
     end
   end
 
-  local token = values.KUBERNETES_BEARER_TOKEN
-  if k.bearer_token_overwrite_allowed and set(token) then
-    out.bearer_token = token
-    log[#log + 1] = "\"BearerToken\" overwritten with \"XXXXXXXX...\""
+  -- a secret: the log line does not show the value
+  for _, b in ipairs(BOOLS) do
+    local value = values[b.var]
+    if k[b.gate] == true and set(value) then
+      out[b.key] = value
+      log[#log + 1] = string.format("%q overwritten with \"XXXXXXXX...\"", b.label)
+    end
   end
 
   for _, m in ipairs(MAPS) do
@@ -155,10 +132,10 @@ function M.apply(k, vars, payload, values)
         -- an empty value is skipped, except for a toleration: there it
         -- tolerates every taint (no key, operator Exists, no effect), as
         -- GitLab Runner documents
-        local tolerate_all = m.key == "node_tolerations" and v.value == ""
+        local tolerate_all = m.toleration and v.value == ""
         if v.key:sub(1, #m.prefix) == m.prefix and (set(v.value) or tolerate_all) then
           local key, val
-          if m.key == "node_tolerations" then
+          if m.toleration then
             key, val = v.value:match("^([^:]*):(.*)$")
             if not key then key, val = v.value, "" end
           else
@@ -174,7 +151,7 @@ function M.apply(k, vars, payload, values)
   end
 
   for _, r in ipairs(RESOURCES) do
-    local cap, value = k[r.key .. "_overwrite_max_allowed"], values[r.var]
+    local cap, value = k[r.gate], values[r.var]
     if set(cap) and set(value) then
       out[r.key] = capped(r, cap, value, r.var)
       log[#log + 1] = string.format("%q overwritten with %q", r.field, value)
@@ -187,7 +164,7 @@ function M.apply(k, vars, payload, values)
     local own
     for _, v in ipairs(svc.variables or {}) do
       for _, r in ipairs(RESOURCES) do
-        local cap = k[r.key .. "_overwrite_max_allowed"]
+        local cap = k[r.gate]
         if r.service and v.key == r.var and set(cap) and set(v.value) then
           own = own or {}
           own[r.key] = capped(r, cap, v.value, string.format("services[%d] (%s): %s", i, svc.name or "?", r.var))

@@ -10,7 +10,7 @@
 -- Pod is built (lunar.render).
 local lunar = require "lunar"
 local config = require "lunar.config"
-local schema = require "lunar.schema"
+local setting_rows = require "lunar.settings"
 local readonly = require "lunar.readonly"
 
 local M = {}
@@ -137,7 +137,7 @@ function M.resolve(runner, payload, jobv)
   for key, v in pairs(st.kubernetes) do k[key] = v end
   settings.kubernetes = k
   local kcfg = cfg.kubernetes or {}
-  local fields = schema.kubernetes.fields
+  local fields = setting_rows.kubernetes.fields
   local ps = kcfg.pod_spec
   local out = { settings = settings, pod_spec = type(ps) == "function" and { ps } or ps or {} }
 
