@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json/skim.h"
 #include "kube/ops.h"
 
 #define WATCH_TIMEOUT_DEFAULT_S 300
@@ -25,6 +26,9 @@ struct lunar_kube_watch {
   int watched;  /* a watch request was made before (the next one reconnects) */
   lunar_error err; /* an ERROR event other than 410 */
   long lists, reconnects;
+  const char *const *skip; /* members dropped from each event before parsing (borrowed) */
+  char *scratch;           /* the event without them */
+  size_t scratch_cap;
 };
 
 static void do_list(lunar_kube_watch *w);
@@ -39,6 +43,7 @@ static void watch_free(lunar_kube_watch *w) {
   free(w->ns);
   free(w->label);
   free(w->field);
+  free(w->scratch);
   free(w);
 }
 
@@ -141,6 +146,20 @@ static void do_list(lunar_kube_watch *w) {
 static int on_line(const char *line, size_t len, void *ud) {
   lunar_kube_watch *w = ud;
   json_error_t jerr;
+  if (w->skip) {
+    if (w->scratch_cap < len) {
+      char *grown = realloc(w->scratch, len);
+      if (grown) {
+        w->scratch = grown;
+        w->scratch_cap = len;
+      }
+    }
+    size_t n = w->scratch_cap >= len ? lunar_json_skim(line, len, w->scratch, w->skip) : (size_t)-1;
+    if (n != (size_t)-1) {
+      line = w->scratch;
+      len = n;
+    }
+  }
   json_t *ev = json_loadb(line, len, 0, &jerr);
   const char *type = json_string_value(json_object_get(ev, "type"));
   json_t *obj = json_object_get(ev, "object");
@@ -239,6 +258,7 @@ int lunar_kube_watch_start(lunar_kube_client *c, const char *resource, const cha
   w->resource = strdup(resource);
   w->ns = dup_opt(ns);
   w->label = dup_opt(opts->label_selector);
+  w->skip = opts->skip;
   w->field = dup_opt(opts->field_selector);
   w->server_timeout_s = opts->server_timeout_s > 0 ? opts->server_timeout_s : WATCH_TIMEOUT_DEFAULT_S;
   w->known = json_object();

@@ -34,6 +34,10 @@ typedef struct lunar_kube_watch_opts {
   const char *label_selector, *field_selector; /* NULL: none */
   const char *resource_version; /* NULL or "": list first */
   long server_timeout_s;        /* timeoutSeconds of each watch request; 0: 300 */
+  /* NULL, or members of each watch event not to parse (json/skim.h paths
+   * such as "object.spec"; borrowed for the watch's life). Objects from a
+   * list keep them. */
+  const char *const *skip;
 } lunar_kube_watch_opts;
 
 /* Starts watching `resource` in ns. *out (borrowed) is valid until on_end is

@@ -688,6 +688,9 @@ void lunar_job_pod_event(lunar_job *j, const char *type, json_t *pod) {
     }
   }
   if (pod && pod != j->pod && (!j->pod_gone || !j->pod)) {
+    /* watch events come without the spec: the job keeps the one it has */
+    const json_t *spec = json_object_get(j->pod, "spec");
+    if (spec && !json_object_get(pod, "spec")) json_object_set(pod, "spec", (json_t *)spec);
     json_incref(pod);
     json_decref(j->pod);
     j->pod = pod;
@@ -765,6 +768,8 @@ static void on_pod_created(lunar_job *j, int rc, const lunar_kube_response *res,
   free(j->pod_uid);
   j->pod_uid = dup_or_null(sget(meta, "uid"));
   if (!j->pod) j->pod = json_incref(res->body);
+  else if (!json_object_get(j->pod, "spec")) /* the watch saw the Pod first, without its spec */
+    json_object_set(j->pod, "spec", json_object_get(res->body, "spec"));
   json_t *secret = json_incref(json_object_get(j->plan, "secret")); /* changed in place: sent once */
   json_t *owner = json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "Pod", "name",
                             j->pod_name, "uid", j->pod_uid ? j->pod_uid : "");

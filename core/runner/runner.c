@@ -217,8 +217,13 @@ static void on_watch_restart(lunar_loop *loop, void *ud) {
   start_watch(r, r->watch_rv);
 }
 
+/* The watch reads what changes (metadata, status); a job keeps the spec of
+ * the Pod it created (lunar_job_pod_event). Parsing the spec and the
+ * managedFields of every event was a third of lunar's CPU time per job. */
+static const char *const WATCH_SKIP[] = {"object.spec", "object.metadata.managedFields", NULL};
+
 static void start_watch(lunar_runner *r, const char *rv) {
-  lunar_kube_watch_opts o = {.label_selector = r->selector, .resource_version = rv};
+  lunar_kube_watch_opts o = {.label_selector = r->selector, .resource_version = rv, .skip = WATCH_SKIP};
   lunar_error err;
   if (lunar_kube_watch_start(r->kube, "pods", r->ns, &o, on_pod_event, on_watch_end, r, &r->watch,
                              &err) != LUNAR_OK)
