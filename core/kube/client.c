@@ -9,6 +9,7 @@
 
 #include "kube/retry.h"
 #include "util/backoff.h"
+#include "util/file.h"
 
 #ifndef LUNAR_VERSION
 #define LUNAR_VERSION "dev"
@@ -241,7 +242,7 @@ static const char *current_token(lunar_kube_client *c, lunar_error *err) {
                 st.st_mtim.tv_nsec != c->token_st.st_mtim.tv_nsec;
   if (!changed) return c->token;
   char *tok = NULL;
-  if (lunar_kube_read_file(file, "bearer token file", &tok, NULL, err) != LUNAR_OK)
+  if (lunar_read_file(file, "bearer token file", &tok, NULL, err) != LUNAR_OK)
     return c->token ? c->token : NULL; /* keep the last good token */
   size_t n = strlen(tok);
   while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ')) tok[--n] = '\0';

@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "kube/config.h"
+#include "kube/connection.h"
 #include "kube/explain.h"
 #include "loop/loop.h"
 #include "util/error.h"
