@@ -1,4 +1,4 @@
-#include "util/luautil.h"
+#include "bind/util.h"
 
 #include <lauxlib.h>
 #include <stdint.h>

@@ -1,9 +1,9 @@
-#include "patch/luapatch.h"
+#include "bind/patch.h"
 
 #include <lauxlib.h>
 #include <string.h>
 
-#include "json/luajson.h"
+#include "bind/json.h"
 #include "patch/apply.h"
 #include "patch/check.h"
 #include "patch/json.h"
