@@ -8,7 +8,7 @@
 #include "patch/check.h"
 #include "patch/json.h"
 #include "patch/merge.h"
-#include "patch/schema.h"
+#include "patch/podtypes.h"
 #include "patch/strategic.h"
 
 typedef int (*patch_fn)(const json_t *doc, const json_t *patch, const lunar_schema_type *type,
