@@ -1,5 +1,5 @@
 /* lunar.util: the Lua face of the pure helpers in core/util (quantities,
- * image globs, regular expressions, names, variable expansion). */
+ * image globs, regular expressions, names, variable expansion, base64). */
 #ifndef LUNAR_BIND_UTIL_H
 #define LUNAR_BIND_UTIL_H
 
