@@ -34,30 +34,29 @@ declare -A LEVEL=(
 )
 ROOT="bind/module bind/run"
 
-# The unit of a path relative to core/ ("kube/client.h" -> kube).
+# Sets UNIT to the unit of a path relative to core/ ("kube/client.h" -> kube).
 unit_of() {
   local stem=${1%.*} r
-  for r in $ROOT; do [ "$stem" = "$r" ] && { echo lunar; return; }; done
-  case $stem in
-    */*) echo "${stem%%/*}" ;;
-    *) echo "$stem" ;;
-  esac
+  for r in $ROOT; do [ "$stem" = "$r" ] && { UNIT=lunar; return; }; done
+  UNIT=${stem%%/*}
 }
 
 check() {
   local core=$1 bad=0 f rel from inc target to
   while IFS= read -r f; do
     rel=${f#"$core"/}
-    from=$(unit_of "$rel")
+    unit_of "$rel"
+    from=$UNIT
     if [ -z "${LEVEL[$from]+set}" ]; then
       echo "core/$rel: unit '$from' has no level in spec/layout/includes.sh" >&2
       bad=1
       continue
     fi
     while IFS= read -r inc; do
-      case $inc in */*) target=$inc ;; *) target=$(dirname "$rel")/$inc ;; esac
-      target=${target#./}
-      to=$(unit_of "$target")
+      case $inc in */*) target=$inc ;; *) target=${rel%/*}/$inc ;; esac
+      [ "$rel" = "${rel#*/}" ] && target=$inc # a file at the top of core/
+      unit_of "$target"
+      to=$UNIT
       [ "$to" = "$from" ] && continue
       if [ -z "${LEVEL[$to]+set}" ]; then
         echo "core/$rel: includes \"$inc\" of unit '$to', which has no level" >&2
