@@ -10,7 +10,7 @@ local lunar = require "lunar"
 local config = require "lunar.config"
 local render = require "lunar.render"
 local stages = require "lunar.stages"
-local jobs = require "lunar.job"
+local payloads = require "lunar.payload"
 
 local root = (arg and arg[0] or "bench/render.lua"):match("^(.*)/bench/[^/]+$") or "."
 local n = tonumber(arg and arg[1]) or 2000
@@ -41,7 +41,7 @@ for _, name in ipairs(examples) do
   local settings = {}
   for k, v in pairs(r.settings) do settings[k] = v end
   local total = per_call(function() render.render_objects(runner, payload) end)
-  local view = jobs.view(payload)
+  local view = payloads.view(payload)
   local scripts = per_call(function() stages.plan(payload, {}, settings, { validated = true, job = view }) end)
   local pod = total - scripts
   sum.pod, sum.scripts, sum.total = sum.pod + pod, sum.scripts + scripts, sum.total + total

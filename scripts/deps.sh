@@ -36,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The Kubernetes OpenAPI schema validator used by the example tests.
-if [ -f spec/schema/package.json ] && [ ! -d spec/schema/node_modules ]; then
-  echo "deps: installing the schema validator (npm ci)"
-  (cd spec/schema && npm ci --no-audit --no-fund --loglevel=error)
+if [ -f spec/openapi/package.json ] && [ ! -d spec/openapi/node_modules ]; then
+  echo "deps: installing the OpenAPI validator (npm ci)"
+  (cd spec/openapi && npm ci --no-audit --no-fund --loglevel=error)
 fi

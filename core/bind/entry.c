@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "bind/call.h"
-#include "bind/module.h"
-#include "json/luajson.h"
+#include "bind/json.h"
 
 struct lunar_entry {
   lua_State *L;
@@ -62,7 +61,8 @@ static int call_lifecycle(lunar_entry *e, const char *fn, int nargs, int nresult
   return LUNAR_OK;
 }
 
-int lunar_entry_load(lua_State *parent, const char *path, lunar_entry **out, lunar_error *err) {
+int lunar_entry_load(lua_State *parent, lua_CFunction open_lunar, const char *path,
+                     lunar_entry **out, lunar_error *err) {
   *out = NULL;
   lunar_entry *e = calloc(1, sizeof *e);
   if (!e) return lunar_error_set(err, LUNAR_ENOMEM, "out of memory");
@@ -81,7 +81,7 @@ int lunar_entry_load(lua_State *parent, const char *path, lunar_entry **out, lun
   copy_path(parent, L, "path");
   copy_path(parent, L, "cpath");
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_lunar);
+  lua_pushcfunction(L, open_lunar);
   lua_setfield(L, -2, "lunar");
   lua_pop(L, 1);
 

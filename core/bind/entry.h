@@ -26,13 +26,16 @@ typedef struct lunar_entry lunar_entry;
  * block the runner (the synchronous lunar.kube client) refuses to run there. */
 #define LUNAR_RUNNER_STATE_KEY "lunar.runner_state"
 
-/* Creates a Lua state with the standard libraries and `lunar`, with
- * package.path/cpath copied from `parent` (may be NULL), and loads the
- * entrypoint at `path`. *out (one reference) belongs to the caller.
+/* Creates a Lua state with the standard libraries and `lunar` (opened by
+ * `open_lunar`, which is luaopen_lunar: passed in because the module's root
+ * sits above the runner, see bind/module.h), with package.path/cpath copied
+ * from `parent` (may be NULL), and loads the entrypoint at `path`. *out (one
+ * reference) belongs to the caller.
  * Errors: LUNAR_EINVAL (the file does not load, is invalid, or lacks what
  * `lunar run` needs: the message has the key path and file:line),
  * LUNAR_ENOMEM. */
-int lunar_entry_load(lua_State *parent, const char *path, lunar_entry **out, lunar_error *err);
+int lunar_entry_load(lua_State *parent, lua_CFunction open_lunar, const char *path,
+                     lunar_entry **out, lunar_error *err);
 
 void lunar_entry_hold(lunar_entry *e);
 void lunar_entry_release(lunar_entry *e); /* frees the state with the last reference; NULL-safe */

@@ -3,17 +3,17 @@
 #include <lauxlib.h>
 
 #include "bind/call.h"
+#include "bind/http.h"
+#include "bind/json.h"
+#include "bind/kube.h"
+#include "bind/patch.h"
 #include "bind/pattern.h"
+#include "bind/pod.h"
+#include "bind/run.h"
 #include "bind/sandbox.h"
-#include "json/luajson.h"
-#include "kube/luakube.h"
-#include "patch/luapatch.h"
-#include "pod/pod.h"
-#include "runner/luarunner.h"
-#include "toml/toml.h"
-#include "util/http.h"
-#include "util/luautil.h"
-#include "yaml/yaml.h"
+#include "bind/toml.h"
+#include "bind/util.h"
+#include "bind/yaml.h"
 
 /* Each submodule opener pushes one table, stored as lunar.<name>.
  * Add a line here when a module gains a Lua face. */
@@ -24,7 +24,7 @@ static const luaL_Reg submodules[] = {
     {"pod", lunar_pod_open},
     {"patch", lunar_patch_open},
     {"kube", lunar_kube_open},
-    {"run", lunar_runner_open_run},
+    {"run", lunar_run_open},
     {"toml", lunar_toml_open},
     {"http", lunar_http_open},
     {NULL, NULL}};

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "kube/ratelimit.h"
 #include "kube/retry.h"
 #include "util/backoff.h"
+#include "util/file.h"
 
 #ifndef LUNAR_VERSION
 #define LUNAR_VERSION "dev"
@@ -43,7 +45,7 @@ struct lunar_kube_call {
   lunar_loop_timer *timer;
   lunar_error err; /* a failure found outside the transfer (reported by a 0 ms timer) */
   struct lunar_kube_call *prev, *next; /* all calls of the client */
-  struct lunar_kube_call *qnext;       /* waiting for the rate limit */
+  lunar_kube_waiter wait;              /* in the rate limit's queue */
 };
 
 struct lunar_kube_client {
@@ -51,10 +53,8 @@ struct lunar_kube_client {
   lunar_kube_config *cfg;
   lunar_kube_options opt;
   lunar_kube_retry_policy policy;
-  lunar_kube_bucket bucket;
+  lunar_kube_ratelimit limit;
   lunar_kube_call *calls;
-  lunar_kube_call *qhead, *qtail;
-  lunar_loop_timer *qtimer;
   char *token; /* from cfg->token_file, as last read */
   struct stat token_st;
   unsigned rnd;
@@ -64,6 +64,7 @@ struct lunar_kube_client {
 };
 
 static void begin_attempt(lunar_kube_call *call);
+static void start_queued(void *ud); /* the rate limit starts a queued call */
 
 int lunar_kube_client_new(lunar_loop *loop, lunar_kube_config *cfg, const lunar_kube_options *opt,
                           lunar_kube_client **out, lunar_error *err) {
@@ -81,7 +82,7 @@ int lunar_kube_client_new(lunar_loop *loop, lunar_kube_config *cfg, const lunar_
   if (c->opt.timeout_ms <= 0) c->opt.timeout_ms = LUNAR_KUBE_TIMEOUT_DEFAULT_MS;
   if (c->opt.connect_timeout_ms <= 0) c->opt.connect_timeout_ms = LUNAR_KUBE_CONNECT_TIMEOUT_DEFAULT_MS;
   lunar_kube_retry_policy_init(&c->policy, c->opt.retry_limit, c->opt.retry_backoff_max_ms);
-  lunar_kube_bucket_init(&c->bucket, c->opt.qps, c->opt.burst, lunar_loop_now());
+  lunar_kube_ratelimit_init(&c->limit, loop, c->opt.qps, c->opt.burst, start_queued);
   c->rnd = lunar_backoff_seed(c);
   *out = c;
   return LUNAR_OK;
@@ -128,13 +129,7 @@ static void detach(lunar_kube_call *call) {
   else if (c->calls == call) c->calls = call->next;
   if (call->next) call->next->prev = call->prev;
   call->prev = call->next = NULL;
-  for (lunar_kube_call **p = &c->qhead, *last = NULL; *p; last = *p, p = &(*p)->qnext) {
-    if (*p == call) {
-      *p = call->qnext;
-      if (c->qtail == call) c->qtail = last;
-      break;
-    }
-  }
+  lunar_kube_ratelimit_leave(&c->limit, &call->wait);
   lunar_loop_timer_stop(c->loop, call->timer);
   call->timer = NULL;
 }
@@ -146,7 +141,7 @@ void lunar_kube_client_free(lunar_kube_client *c) {
     detach(call);
     free_call(call);
   }
-  lunar_loop_timer_stop(c->loop, c->qtimer);
+  lunar_kube_ratelimit_stop(&c->limit);
   lunar_kube_config_free(c->cfg);
   free(c->token);
   free(c);
@@ -184,47 +179,15 @@ static void finish_later(lunar_kube_call *call) {
   if (!call->timer) finish(call, call->err.code, &call->err);
 }
 
-/* ---- rate limit ---------------------------------------------------------- */
+/* ---- rate limit (kube/ratelimit.h) ------------------------------------------ */
 
-static void queue_fire(lunar_loop *loop, void *ud);
-
-static void arm_queue(lunar_kube_client *c, long wait) {
-  if (!c->qtimer) c->qtimer = lunar_loop_timer_start(c->loop, wait, queue_fire, c);
-}
-
-static void queue_fire(lunar_loop *loop, void *ud) {
-  (void)loop;
-  lunar_kube_client *c = ud;
-  c->qtimer = NULL;
-  while (c->qhead) {
-    long wait = lunar_kube_bucket_take(&c->bucket, lunar_loop_now());
-    if (wait > 0) {
-      arm_queue(c, wait);
-      return;
-    }
-    lunar_kube_call *call = c->qhead;
-    c->qhead = call->qnext;
-    if (!c->qhead) c->qtail = NULL;
-    call->qnext = NULL;
-    begin_attempt(call);
-  }
-}
+static void start_queued(void *ud) { begin_attempt(ud); }
 
 /* Starts the next attempt now if the bucket has a token, else queues it. */
 static void throttle(lunar_kube_call *call) {
-  lunar_kube_client *c = call->c;
   call->state = CALL_QUEUED;
-  if (!c->qhead) {
-    long wait = lunar_kube_bucket_take(&c->bucket, lunar_loop_now());
-    if (wait == 0) {
-      begin_attempt(call);
-      return;
-    }
-    arm_queue(c, wait);
-  }
-  if (c->qtail) c->qtail->qnext = call;
-  else c->qhead = call;
-  c->qtail = call;
+  call->wait.ud = call;
+  lunar_kube_ratelimit_enter(&call->c->limit, &call->wait);
 }
 
 /* ---- token ---------------------------------------------------------------- */
@@ -241,7 +204,7 @@ static const char *current_token(lunar_kube_client *c, lunar_error *err) {
                 st.st_mtim.tv_nsec != c->token_st.st_mtim.tv_nsec;
   if (!changed) return c->token;
   char *tok = NULL;
-  if (lunar_kube_read_file(file, "bearer token file", &tok, NULL, err) != LUNAR_OK)
+  if (lunar_read_file(file, "bearer token file", &tok, NULL, err) != LUNAR_OK)
     return c->token ? c->token : NULL; /* keep the last good token */
   size_t n = strlen(tok);
   while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ')) tok[--n] = '\0';

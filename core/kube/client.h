@@ -5,7 +5,7 @@
  * (CA, client certificate, or none), the bearer token (a token file is re-read
  * when it changes, and a 401 after a rotation is retried with the new token),
  * HTTP/2 where the server offers it, a client-side rate limit (token bucket
- * on loop timers: qps, burst), and retries with exponential backoff and jitter
+ * on loop timers: qps, burst; kube/ratelimit.h), and retries with exponential backoff and jitter
  * for connection failures, 429 (honouring Retry-After) and 5xx, bounded by
  * retry_limit and retry_backoff_max (see kube/retry.h). Failures become
  * messages that name the fix (kube/explain.h).
@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "kube/config.h"
+#include "kube/connection.h"
 #include "kube/explain.h"
 #include "loop/loop.h"
 #include "util/error.h"

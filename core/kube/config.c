@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "kube/kubeconfig.h"
+#include "util/file.h"
 
 static int set(const char *s) { return s && *s; }
 
@@ -16,57 +17,6 @@ void lunar_kube_env_from_process(lunar_kube_env *env) {
   env->service_host = getenv("KUBERNETES_SERVICE_HOST");
   env->service_port = getenv("KUBERNETES_SERVICE_PORT");
   env->root = getenv("LUNAR_KUBE_IN_CLUSTER_ROOT");
-}
-
-int lunar_kube_read_file(const char *path, const char *what, char **out, size_t *len,
-                         lunar_error *err) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return lunar_error_set(err, LUNAR_EIO, "%s %s: %s", what, path, strerror(errno));
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  int rc = LUNAR_OK;
-  while (buf) {
-    n += fread(buf + n, 1, cap - n - 1, f);
-    if (n < cap - 1) break;
-    if (cap >= (64u << 20)) {
-      rc = lunar_error_set(err, LUNAR_EIO, "%s %s: larger than 64 MiB", what, path);
-      goto done;
-    }
-    char *bigger = realloc(buf, cap * 2);
-    if (!bigger) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = bigger;
-    cap *= 2;
-  }
-  if (!buf) {
-    rc = lunar_error_set(err, LUNAR_ENOMEM, "%s %s: out of memory", what, path);
-    goto done;
-  }
-  if (ferror(f)) {
-    rc = lunar_error_set(err, LUNAR_EIO, "%s %s: %s", what, path, strerror(errno));
-    goto done;
-  }
-  buf[n] = '\0';
-  *out = buf;
-  if (len) *len = n;
-  buf = NULL;
-done:
-  free(buf);
-  fclose(f);
-  return rc;
-}
-
-void lunar_kube_config_free(lunar_kube_config *cfg) {
-  if (!cfg) return;
-  char *owned[] = {cfg->server,   cfg->ca_file, cfg->ca_data,    cfg->cert_file,
-                   cfg->cert_data, cfg->key_file, cfg->key_data, cfg->token,
-                   cfg->token_file, cfg->namespace, cfg->source};
-  for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
-  free(cfg);
 }
 
 static void replace(char **field, const char *value) {
@@ -114,7 +64,7 @@ static int in_cluster(const lunar_kube_env *env, lunar_kube_config *cfg, char *w
   if (stat(path, &st) == 0) cfg->ca_file = strdup(path);
   snprintf(path, sizeof path, "%s/namespace", dir);
   char *ns = NULL;
-  if (stat(path, &st) == 0 && lunar_kube_read_file(path, "service account namespace", &ns, NULL, err) == 0) {
+  if (stat(path, &st) == 0 && lunar_read_file(path, "service account namespace", &ns, NULL, err) == 0) {
     chomp(ns);
     if (*ns) cfg->namespace = ns;
     else free(ns);

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "kube/connection.h"
 #include "util/error.h"
 
 #define LUNAR_KUBE_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -42,24 +43,6 @@ typedef struct lunar_kube_env {
   const char *root;         /* prefix of LUNAR_KUBE_SA_DIR ($LUNAR_KUBE_IN_CLUSTER_ROOT) */
 } lunar_kube_env;
 
-/* A resolved connection. Every string is owned by the config. A `*_data`
- * field holds PEM bytes (decoded from a kubeconfig's *-data field) and is
- * passed to libcurl as a blob; a `*_file` field is a path. */
-typedef struct lunar_kube_config {
-  char *server; /* https://host:port, without a trailing '/' */
-  char *ca_file, *ca_data;
-  size_t ca_len;
-  char *cert_file, *cert_data;
-  size_t cert_len;
-  char *key_file, *key_data;
-  size_t key_len;
-  char *token;      /* a fixed bearer token */
-  char *token_file; /* a bearer token re-read when the file changes (wins over token) */
-  int insecure;
-  char *namespace; /* the default namespace: setting, context or service account; never NULL after load */
-  char *source;    /* where this came from, for messages, e.g. `kubeconfig /x (context "y")` */
-} lunar_kube_config;
-
 /* Reads the process environment into env (borrowed from getenv). */
 void lunar_kube_env_from_process(lunar_kube_env *env);
 
@@ -70,13 +53,5 @@ void lunar_kube_env_from_process(lunar_kube_env *env);
  * files, LUNAR_ENOMEM. */
 int lunar_kube_config_load(const lunar_kube_settings *s, const lunar_kube_env *env,
                            lunar_kube_config **out, lunar_error *err);
-
-void lunar_kube_config_free(lunar_kube_config *cfg);
-
-/* Reads a whole file into a NUL-terminated buffer (*out owned by the caller,
- * free()). `what` names the setting in the message, e.g. "kubernetes.ca_file".
- * Errors: LUNAR_EIO, LUNAR_ENOMEM. */
-int lunar_kube_read_file(const char *path, const char *what, char **out, size_t *len,
-                         lunar_error *err);
 
 #endif

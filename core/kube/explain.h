@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "kube/config.h"
+#include "kube/connection.h"
 #include "util/error.h"
 
 /* What a request acts on, for messages and RBAC hints. Strings borrowed;

@@ -6,43 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/base64.h"
+#include "util/file.h"
 #include "yaml/yaml.h"
-
-int lunar_kube_base64_decode(const char *in, char **out, size_t *len, lunar_error *err) {
-  size_t n = strlen(in);
-  char *buf = malloc(n / 4 * 3 + 4);
-  if (!buf) return lunar_error_set(err, LUNAR_ENOMEM, "out of memory");
-  unsigned acc = 0;
-  int bits = 0;
-  size_t o = 0;
-  int pad = 0;
-  for (const char *p = in; *p; p++) {
-    int c = (unsigned char)*p, v;
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') { pad = 1; continue; }
-    if (pad) goto bad;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else goto bad;
-    acc = (acc << 6) | (unsigned)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      buf[o++] = (char)((acc >> bits) & 0xff);
-    }
-  }
-  if (bits >= 6) goto bad; /* a lone trailing character */
-  buf[o] = '\0';
-  *out = buf;
-  *len = o;
-  return LUNAR_OK;
-bad:
-  free(buf);
-  return lunar_error_set(err, LUNAR_EINVAL, "not valid base64");
-}
 
 /* One parsed file. */
 typedef struct kdoc {
@@ -112,7 +78,7 @@ static int take_pem(json_t *obj, const char *key, const char *file, char **path,
   snprintf(dkey, sizeof dkey, "%s-data", key);
   const char *d = str(obj, dkey), *p = str(obj, key);
   if (d) {
-    if (lunar_kube_base64_decode(d, data, len, err) != LUNAR_OK)
+    if (lunar_base64_decode(d, data, len, err) != LUNAR_OK)
       return lunar_error_wrap(err, "kubeconfig %s, %s: %s", file, where, dkey);
   } else if (p) {
     *path = resolve_path(file, p);
@@ -240,7 +206,7 @@ int lunar_kubeconfig_resolve(json_t *const *docs, const char *const *files, size
 static int parse_file(const char *path, json_t **out, lunar_error *err) {
   char *text = NULL;
   size_t len = 0;
-  int rc = lunar_kube_read_file(path, "kubeconfig", &text, &len, err);
+  int rc = lunar_read_file(path, "kubeconfig", &text, &len, err);
   if (rc) return rc;
   rc = lunar_yaml_parse(text, len, path, out, err);
   free(text);

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "kube/config.h"
+#include "kube/connection.h"
 #include "util/error.h"
 
 /* Loads the files in `paths` (a ':'-separated list; files that do not exist
@@ -30,9 +30,5 @@ int lunar_kubeconfig_load(const char *paths, const char *context, lunar_kube_con
  * files[i], which is used for messages and to resolve relative paths. */
 int lunar_kubeconfig_resolve(json_t *const *docs, const char *const *files, size_t n,
                              const char *context, lunar_kube_config *cfg, lunar_error *err);
-
-/* Decodes standard base64 (whitespace ignored). *out owned by the caller
- * (free()), NUL-terminated for convenience. Errors: LUNAR_EINVAL, LUNAR_ENOMEM. */
-int lunar_kube_base64_decode(const char *in, char **out, size_t *len, lunar_error *err);
 
 #endif

@@ -45,25 +45,3 @@ long lunar_kube_retry_delay(const lunar_kube_retry_policy *p, int attempt, long 
 long lunar_kube_retry_after_ms(const char *value, time_t now) {
   return lunar_backoff_header_ms(value, now);
 }
-
-void lunar_kube_bucket_init(lunar_kube_bucket *b, double qps, int burst, long long now_ms) {
-  b->qps = qps;
-  b->burst = burst > 0 ? burst : 1;
-  b->tokens = b->burst;
-  b->last_ms = now_ms;
-}
-
-long lunar_kube_bucket_take(lunar_kube_bucket *b, long long now_ms) {
-  if (b->qps <= 0) return 0;
-  if (now_ms > b->last_ms) {
-    b->tokens += (double)(now_ms - b->last_ms) * b->qps / 1000.0;
-    if (b->tokens > b->burst) b->tokens = b->burst;
-    b->last_ms = now_ms;
-  }
-  if (b->tokens >= 1.0) {
-    b->tokens -= 1.0;
-    return 0;
-  }
-  long wait = (long)((1.0 - b->tokens) * 1000.0 / b->qps + 0.999);
-  return wait < 1 ? 1 : wait;
-}

@@ -1,6 +1,6 @@
 /* When and how long to wait before asking the API server again: the retry
  * policy (which failures are worth another attempt, exponential backoff with
- * jitter, Retry-After) and the client-side rate limit (a token bucket).
+ * jitter, Retry-After). The client-side rate limit is kube/ratelimit.h's.
  *
  * Pure functions of their inputs (time and randomness are parameters), so
  * they are unit-tested without a server or a clock. The backoff arithmetic
@@ -45,20 +45,5 @@ long lunar_kube_retry_delay(const lunar_kube_retry_policy *p, int attempt, long 
  * ("Wed, 21 Oct 2015 07:28:00 GMT", relative to `now`). Returns milliseconds
  * (0 for a date in the past), or -1 when the value is missing or malformed. */
 long lunar_kube_retry_after_ms(const char *value, time_t now);
-
-/* A token bucket: `burst` requests at once, refilled at `qps` per second. */
-typedef struct lunar_kube_bucket {
-  double qps;
-  double burst;
-  double tokens;
-  long long last_ms;
-} lunar_kube_bucket;
-
-/* Starts full. qps <= 0 means no limit. */
-void lunar_kube_bucket_init(lunar_kube_bucket *b, double qps, int burst, long long now_ms);
-
-/* Takes one token if there is one and returns 0; otherwise takes nothing and
- * returns how many milliseconds until one is there (>= 1). */
-long lunar_kube_bucket_take(lunar_kube_bucket *b, long long now_ms);
 
 #endif

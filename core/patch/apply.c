@@ -5,7 +5,7 @@
 #include "patch/check.h"
 #include "patch/json.h"
 #include "patch/merge.h"
-#include "patch/schema.h"
+#include "patch/podtypes.h"
 #include "patch/strategic.h"
 #include "yaml/yaml.h"
 

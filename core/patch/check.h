@@ -1,6 +1,6 @@
 /* The Pod type check: after patches, every field of a Pod or PodSpec must
  * still have the JSON type Kubernetes decodes it into, and be a field
- * Kubernetes knows. Checked against core/patch/schema.h.
+ * Kubernetes knows. Checked against core/patch/podtypes.h.
  *
  * null is accepted anywhere (Kubernetes reads it as "not set"); Quantity
  * fields take a string or a number, IntOrString fields a string or an
@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "patch/schema.h"
+#include "patch/podtypes.h"
 #include "util/error.h"
 
 /* Checks `doc` (borrowed) as a value of `type`. `root` names the document in

@@ -1,6 +1,6 @@
 /* Kubernetes strategic merge patch (`patch_type = "strategic"`), as
  * k8s.io/apimachinery/pkg/util/strategicpatch applies it (StrategicMergePatch)
- * to a Pod or a PodSpec, driven by the patch metadata of core/patch/schema.h.
+ * to a Pod or a PodSpec, driven by the patch metadata of core/patch/podtypes.h.
  *
  * Like a JSON merge patch, objects merge key by key and null deletes; but a
  * list whose field declares the merge strategy merges with the list in the
@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "patch/schema.h"
+#include "patch/podtypes.h"
 #include "util/error.h"
 
 /* Applies `patch` to `doc`, a document of type `type`

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json/luajson.h"
 #include "pod/internal.h"
 #include "pod/pod.h"
 #include "util/names.h"
@@ -176,16 +175,15 @@ static int need_table(pod_ctx *c, const char *key) {
   return t;
 }
 
-int lunar_pod_build(lua_State *L, int input, lunar_error *err) {
+int lunar_pod_build(lua_State *L, int input, int array_mt, lunar_error *err) {
   luaL_checkstack(L, 64, "building the Pod");
   pod_ctx ctx = {.L = L, .in = lua_absindex(L, input), .err = err}, *c = &ctx;
+  c->array_mt = lua_absindex(L, array_mt);
   int top = lua_gettop(L);
   int rc = LUNAR_EINVAL;
   if (!(c->k = need_table(c, "kubernetes")) || !(c->job = need_table(c, "job")) ||
       !(c->layout = need_table(c, "layout")) || !(c->vars = need_table(c, "values")))
     goto fail;
-  luaL_getmetatable(L, LUNAR_JSON_ARRAY_MT);
-  c->array_mt = lua_gettop(L);
   c->warnings = pod_new_list(c);
   int sel = pod_table(c, c->k, "node_selector");
   c->windows = !strcmp(pod_str(c, sel, "kubernetes.io/os"), "windows");

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/luajson.h"
 #include "pod/internal.h"
 #include "util/expand.h"
 

@@ -40,14 +40,13 @@
 
 #include "util/error.h"
 
-/* Builds the Pod for the input table at stack index `input`. On success
- * pushes the Pod and the list of warnings (what the runner would log for
- * this job; strings) and returns LUNAR_OK; on failure pushes nothing and
- * returns LUNAR_EINVAL (or LUNAR_ENOMEM) with the message in err. */
-int lunar_pod_build(lua_State *L, int input, lunar_error *err);
-
-/* Opens `lunar.pod` (build(input) -> pod, warnings | nil, message) and leaves
- * it on the stack. stack: +1 */
-int lunar_pod_open(lua_State *L);
+/* Builds the Pod for the input table at stack index `input`; `array_mt` is
+ * the stack index of the metatable that marks a table as a JSON array
+ * (bind/json.h's: the builder marks its lists with it). On success pushes the
+ * Pod and the list of warnings (what the runner would log for this job;
+ * strings) and returns LUNAR_OK; on failure pushes nothing and returns
+ * LUNAR_EINVAL (or LUNAR_ENOMEM) with the message in err. The Lua face
+ * (lunar.pod.build) is bind/pod.c. */
+int lunar_pod_build(lua_State *L, int input, int array_mt, lunar_error *err);
 
 #endif

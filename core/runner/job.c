@@ -24,8 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "kube/kubeconfig.h"
 #include "runner/internal.h"
+#include "util/base64.h"
 
 #define BASE_ANNOTATION "lunar.dev/trace-base"
 #define JOB_SECRET_KEY "lunar-job.json"
@@ -1146,7 +1146,7 @@ static void on_secret(lunar_job *j, int rc, const lunar_kube_response *res, cons
     const char *text = sget(json_object_get(res->body, "data"), JOB_SECRET_KEY);
     char *raw = NULL;
     size_t n = 0;
-    if (text && lunar_kube_base64_decode(text, &raw, &n, NULL) == LUNAR_OK)
+    if (text && lunar_base64_decode(text, &raw, &n, NULL) == LUNAR_OK)
       job = json_loadb(raw, n, 0, NULL);
     free(raw);
   }

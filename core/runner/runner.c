@@ -265,7 +265,7 @@ static int wait_for(lunar_runner *r, sync_result *s, lunar_error *err) {
 }
 
 static int startup(lunar_runner *r, const lunar_runner_options *opt, lunar_error *err) {
-  int rc = lunar_entry_load(opt->parent, opt->entry_path, &r->entry, err);
+  int rc = lunar_entry_load(opt->parent, opt->open_lunar, opt->entry_path, &r->entry, err);
   if (rc != LUNAR_OK) return rc;
   const json_t *s = lunar_entry_settings(r->entry);
   apply_settings(r);
@@ -373,7 +373,7 @@ static int startup(lunar_runner *r, const lunar_runner_options *opt, lunar_error
 static void reload(lunar_runner *r, const lunar_runner_options *opt) {
   lunar_entry *e = NULL;
   lunar_error err;
-  if (lunar_entry_load(opt->parent, opt->entry_path, &e, &err) != LUNAR_OK) {
+  if (lunar_entry_load(opt->parent, opt->open_lunar, opt->entry_path, &e, &err) != LUNAR_OK) {
     lunar_log("error", 0, "SIGHUP: %s is invalid, keeping the running configuration: %s", opt->entry_path,
               err.msg);
     return;

@@ -22,9 +22,10 @@
 #include "util/error.h"
 
 typedef struct lunar_runner_options {
-  const char *entry_path; /* RUNNER.lua */
-  lua_State *parent;      /* for package.path/cpath (may be NULL) */
-  int max_jobs;           /* > 0: exit after that many jobs ended (tests, demo) */
+  const char *entry_path;   /* RUNNER.lua */
+  lua_State *parent;        /* for package.path/cpath (may be NULL) */
+  lua_CFunction open_lunar; /* opens `lunar` in the runner's Lua states: luaopen_lunar */
+  int max_jobs;             /* > 0: exit after that many jobs ended (tests, demo) */
 } lunar_runner_options;
 
 /* Runs until told to stop. Returns the process exit status: 0 after a clean

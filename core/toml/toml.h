@@ -5,20 +5,21 @@
  *   float -> real, boolean -> true/false, and the four date/time types ->
  *   their TOML text as a string (GitLab Runner's config has none that lunar reads).
  *
+ * The Lua face (lunar.toml) is bind/toml.c.
+ *
  * Errors name the input and the position: "config.toml:12:7: expected '='"
  * (line and column are 1-based).
  */
 #ifndef LUNAR_TOML_TOML_H
 #define LUNAR_TOML_TOML_H
 
-/* C linkage for toml.cpp, for these headers too (lua.h and util/error.h have
- * no guards of their own) */
+/* C linkage for toml.cpp, for these headers too (util/error.h has no guard
+ * of its own) */
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #include <jansson.h>
-#include <lua.h>
 #include <stddef.h>
 
 #include "util/error.h"
@@ -32,10 +33,6 @@ extern "C" {
  * on failure *out and *lines are left NULL. */
 int lunar_toml_parse(const char *text, size_t len, const char *name, json_t **out,
                      json_t **lines, lunar_error *err);
-
-/* Opens `lunar.toml` (decode(text [, name]) -> value, lines | nil, message) and
- * leaves it on the stack. stack: +1 */
-int lunar_toml_open(lua_State *L);
 
 #ifdef __cplusplus
 }

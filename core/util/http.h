@@ -1,11 +1,11 @@
 /* One synchronous HTTP request through libcurl's easy interface, for the
  * command line only (`lunar doctor` verifying the runner token with GitLab).
- * The runner itself never blocks: its requests go through core/loop.
+ * The runner itself never blocks: its requests go through core/loop. The Lua
+ * face (lunar.http) is bind/http.c.
  */
 #ifndef LUNAR_UTIL_HTTP_H
 #define LUNAR_UTIL_HTTP_H
 
-#include <lua.h>
 #include <stddef.h>
 
 #include "util/error.h"
@@ -27,9 +27,5 @@ typedef struct lunar_http_request {
  * or LUNAR_ENOMEM; *body is NULL then. */
 int lunar_http_send(const lunar_http_request *req, long *status, char **body, size_t *body_len,
                     lunar_error *err);
-
-/* Opens `lunar.http` (request{ method, url, body, content_type, ca_file,
- * timeout } -> status, body | nil, message) and leaves it on the stack. stack: +1 */
-int lunar_http_open(lua_State *L);
 
 #endif

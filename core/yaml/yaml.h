@@ -9,6 +9,8 @@
  * Aliases expand to copies of their anchors. Mapping keys must be scalars.
  * Only a stream of exactly one document is accepted (an empty stream is null).
  *
+ * The Lua face (lunar.yaml) is bind/yaml.c.
+ *
  * Errors name the input and the position: "runner.lua:pod_spec[1]:3:7: mapping
  * values are not allowed in this context" (line and column are 1-based).
  */
@@ -16,7 +18,6 @@
 #define LUNAR_YAML_YAML_H
 
 #include <jansson.h>
-#include <lua.h>
 #include <stddef.h>
 
 #include "util/error.h"
@@ -34,9 +35,5 @@ int lunar_yaml_parse(const char *text, size_t len, const char *name, json_t **ou
  * use the literal style. On success *out is a NUL-terminated string the caller
  * frees with free(). Returns LUNAR_OK or LUNAR_ENOMEM/LUNAR_EINVAL. */
 int lunar_yaml_emit(const json_t *v, char **out, lunar_error *err);
-
-/* Opens `lunar.yaml` (decode(text [, name]) -> value | nil, message;
- * encode(value) -> text | nil, message) and leaves it on the stack. stack: +1 */
-int lunar_yaml_open(lua_State *L);
 
 #endif

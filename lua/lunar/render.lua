@@ -1,6 +1,6 @@
 -- Rendering a job: (runner, job payload) -> the Kubernetes objects of that job.
 --
---   1. the payload is checked (lunar.job.validate) and wrapped read-only;
+--   1. the payload is checked (lunar.payload.validate) and wrapped read-only;
 --   2. policies are resolved (lunar.resolve);
 --   3. the job's variables are assembled (lunar.variables) and the KUBERNETES_*
 --      overwrites applied (lunar.overwrites);
@@ -12,13 +12,13 @@
 -- Errors are raised as { message = "..." } tables; lunar.render catches them
 -- and returns nil, message.
 local lunar = require "lunar"
-local jobs = require "lunar.job"
+local payloads = require "lunar.payload"
 local resolve = require "lunar.resolve"
 local readonly = require "lunar.readonly"
 local variables = require "lunar.variables"
 local overwrites = require "lunar.overwrites"
 local stages = require "lunar.stages"
-local registry = require "lunar.registry"
+local pull_credentials = require "lunar.pull_credentials"
 local config = require "lunar.config"
 local apicheck = require "lunar.apicheck"
 
@@ -341,9 +341,9 @@ end
 
 function render_objects(runner, payload, opts)
   opts = opts or {}
-  local msg = jobs.validate(payload, opts.payload_name)
+  local msg = payloads.validate(payload, opts.payload_name)
   if msg then fail("%s", msg) end
-  local jobv = jobs.view(payload)
+  local jobv = payloads.view(payload)
   local r = resolve.resolve(runner, payload, jobv)
   -- a service without a name (from the settings or the job) is skipped: no
   -- container, no host alias, no svc-N number (GitLab Runner)
@@ -370,7 +370,7 @@ function render_objects(runner, payload, opts)
   local files = {}
   for key, content in pairs(plan.files) do files[key] = content end
   local services = service_variables(r.services, vars, plan.values, files)
-  local dockercfg, registry_warnings = registry.dockerconfigjson(payload, plan.values)
+  local dockercfg, registry_warnings = pull_credentials.dockerconfigjson(payload, plan.values)
   local name, unique = pod_name(short, payload, opts)
   local input = {
     runner = { name = settings.name or "", short_token = short },

@@ -12,7 +12,7 @@
 --           cache_dir, environment, shell, tls_ca_file, pre_/post_*_script,
 --           and `stages`, the overrides)
 -- opts      { validated = true } when the caller has checked the payload with
---           lunar.job.validate, { job = view } to reuse its lunar.job.view
+--           lunar.payload.validate, { job = view } to reuse its lunar.payload.view
 --
 -- Returns, or raises { message = ... } for a job lunar cannot run:
 --   plan.files       { [secret key] = content }: every file of the job Secret,
@@ -33,7 +33,7 @@
 -- returns with the environment and the section markers; an empty body drops
 -- the stage (and an init container left with no stage).
 local lunar = require "lunar"
-local jobs = require "lunar.job"
+local payloads = require "lunar.payload"
 local resolve = require "lunar.resolve"
 local readonly = require "lunar.readonly"
 local shell = require "lunar.shell"
@@ -91,7 +91,7 @@ end
 
 local function check_payload(payload, validated)
   if not validated then
-    local msg = jobs.validate(payload)
+    local msg = payloads.validate(payload)
     if msg then fail("%s", msg) end
   end
   local git = payload.git_info
@@ -131,7 +131,7 @@ local function exportable(list)
 end
 
 local function context(payload, layout, settings, jobv)
-  jobv = jobv or jobs.view(payload)
+  jobv = jobv or payloads.view(payload)
   local ctx = {
     payload = payload, job = jobv, layout = layout, settings = settings,
     version = lunar.version, timeout = jobv.timeout,

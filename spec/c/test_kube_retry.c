@@ -1,4 +1,4 @@
-/* The retry policy, Retry-After parsing and the token bucket (kube/retry.h),
+/* The retry policy and Retry-After parsing (kube/retry.h),
  * and RFC 3339 times of log lines (kube/logs.h). */
 #include <curl/curl.h>
 
@@ -75,24 +75,6 @@ static void test_retry_after_is_honoured_and_capped(void) {
   CHECK_INT(lunar_kube_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", at + 10), 0);
 }
 
-static void test_token_bucket(void) {
-  lunar_kube_bucket b;
-  lunar_kube_bucket_init(&b, 10, 3, 1000);
-  CHECK_INT(lunar_kube_bucket_take(&b, 1000), 0);
-  CHECK_INT(lunar_kube_bucket_take(&b, 1000), 0);
-  CHECK_INT(lunar_kube_bucket_take(&b, 1000), 0);
-  CHECK_INT(lunar_kube_bucket_take(&b, 1000), 100); /* burst spent: one token per 100 ms */
-  CHECK_INT(lunar_kube_bucket_take(&b, 1050), 50);
-  CHECK_INT(lunar_kube_bucket_take(&b, 1100), 0);
-  CHECK_INT(lunar_kube_bucket_take(&b, 1100), 100);
-  CHECK_INT(lunar_kube_bucket_take(&b, 99999), 0); /* refills up to burst, not beyond */
-  CHECK_INT(lunar_kube_bucket_take(&b, 99999), 0);
-  CHECK_INT(lunar_kube_bucket_take(&b, 99999), 0);
-  CHECK(lunar_kube_bucket_take(&b, 99999) > 0);
-  lunar_kube_bucket_init(&b, -1, 0, 0); /* no limit */
-  for (int i = 0; i < 100; i++) CHECK_INT(lunar_kube_bucket_take(&b, 0), 0);
-}
-
 static void test_log_timestamps(void) {
   long long s;
   long ns;
@@ -118,7 +100,6 @@ int main(void) {
   RUN(test_policy_defaults_like_gitlab_runner);
   RUN(test_backoff_doubles_with_jitter_up_to_the_max);
   RUN(test_retry_after_is_honoured_and_capped);
-  RUN(test_token_bucket);
   RUN(test_log_timestamps);
   return check_summary();
 }

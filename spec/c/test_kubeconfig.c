@@ -142,18 +142,6 @@ static void test_several_files_merge_first_wins(void) {
   json_decref(docs[1]);
 }
 
-static void test_base64(void) {
-  char *out;
-  size_t n;
-  lunar_error err;
-  CHECK_INT(lunar_kube_base64_decode("aGVs\nbG8=", &out, &n, &err), LUNAR_OK);
-  CHECK_STR(out, "hello");
-  CHECK_INT(n, 5);
-  free(out);
-  CHECK_INT(lunar_kube_base64_decode("a*b", &out, &n, &err), LUNAR_EINVAL);
-  CHECK_INT(lunar_kube_base64_decode("QQ==QQ", &out, &n, &err), LUNAR_EINVAL);
-}
-
 /* ---- precedence, with files in a temporary directory ------------------------ */
 
 static char tmp[64];
@@ -295,7 +283,6 @@ int main(void) {
   RUN(test_missing_pieces_name_what_to_fix);
   RUN(test_exec_plugin_and_auth_provider_are_refused_with_advice);
   RUN(test_several_files_merge_first_wins);
-  RUN(test_base64);
   RUN(test_precedence);
   return check_summary();
 }

@@ -6,7 +6,7 @@
 #include "jsontest.h"
 #include "patch/apply.h"
 #include "patch/check.h"
-#include "patch/schema.h"
+#include "patch/podtypes.h"
 #include "patch/strategic.h"
 
 /* A PodSpec as the Pod builder makes them, in small. */

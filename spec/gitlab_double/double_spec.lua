@@ -4,7 +4,7 @@
 local lunar = require "lunar"
 local gd = require "gitlab_double"
 local H = require "helper"
-local jobs = require "lunar.job"
+local payloads = require "lunar.payload"
 
 local function curl(h, method, path, body, headers)
   local hs = {}
@@ -36,7 +36,7 @@ describe("the GitLab double", function()
     local job = gd.job(h, id)
     assert.equal("pending", job.status)
     assert.is_false(job.picked)
-    assert.is_nil(jobs.validate(job.payload))
+    assert.is_nil(payloads.validate(job.payload))
     local pod, warnings = lunar.render(H.runner({}, gd.runner_settings(h)), job.payload)
     assert.is_table(pod, warnings)
     assert.equal("unit", job.payload.job_info.name)

@@ -4,7 +4,7 @@
 -- (from files; without the name hash, which only renames), sets the namespace
 -- and the labels, and prints a v1 List as JSON. Anything else it finds in the
 -- kustomization is an error, so the validation never silently skips a feature.
--- usage: lunar lua spec/schema/kustomize.lua DIR
+-- usage: lunar lua spec/openapi/kustomize.lua DIR
 local lunar = require "lunar"
 local read = require("lunar.files").read
 

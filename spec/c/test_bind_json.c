@@ -3,7 +3,7 @@
 #include <lualib.h>
 
 #include "check.h"
-#include "json/luajson.h"
+#include "bind/json.h"
 
 static char *roundtrip(lua_State *L, const char *text) {
   json_error_t jerr;

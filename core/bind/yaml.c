@@ -1,8 +1,9 @@
-/* lunar.yaml: the Lua face of core/yaml (values cross through luajson). */
+#include "bind/yaml.h"
+
 #include <lauxlib.h>
 #include <stdlib.h>
 
-#include "json/luajson.h"
+#include "bind/json.h"
 #include "yaml/yaml.h"
 
 /* lunar.yaml.decode(text [, name]) -> value | nil, message */

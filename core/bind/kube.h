@@ -26,8 +26,8 @@
  * its own request is done (other requests keep progressing meanwhile). Watch
  * and log callbacks run between loop iterations, so they may call the client.
  */
-#ifndef LUNAR_KUBE_LUAKUBE_H
-#define LUNAR_KUBE_LUAKUBE_H
+#ifndef LUNAR_BIND_KUBE_H
+#define LUNAR_BIND_KUBE_H
 
 #include <lua.h>
 

@@ -6,12 +6,12 @@
  * declares (`patchStrategy`/`patchMergeKey` in k8s.io/api, the
  * x-kubernetes-patch-* extensions of the OpenAPI schema).
  *
- * The table is generated (core/patch/schema_data.inc, by
- * scripts/gen-patch-schema.mjs) and static: every pointer returned here
+ * The table is generated (core/patch/podtypes_data.inc, by
+ * scripts/gen-patch-podtypes.mjs) and static: every pointer returned here
  * points into it and is never freed.
  */
-#ifndef LUNAR_PATCH_SCHEMA_H
-#define LUNAR_PATCH_SCHEMA_H
+#ifndef LUNAR_PATCH_PODTYPES_H
+#define LUNAR_PATCH_PODTYPES_H
 
 #include <stddef.h>
 

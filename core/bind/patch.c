@@ -1,14 +1,14 @@
-#include "patch/luapatch.h"
+#include "bind/patch.h"
 
 #include <lauxlib.h>
 #include <string.h>
 
-#include "json/luajson.h"
+#include "bind/json.h"
 #include "patch/apply.h"
 #include "patch/check.h"
 #include "patch/json.h"
 #include "patch/merge.h"
-#include "patch/schema.h"
+#include "patch/podtypes.h"
 #include "patch/strategic.h"
 
 typedef int (*patch_fn)(const json_t *doc, const json_t *patch, const lunar_schema_type *type,

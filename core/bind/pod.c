@@ -1,13 +1,17 @@
-/* lunar.pod: the Lua face of the Pod builder. */
+#include "bind/pod.h"
+
 #include <lauxlib.h>
 
+#include "bind/json.h"
 #include "pod/pod.h"
 
 /* lunar.pod.build(input) -> pod, warnings | nil, message */
 static int l_build(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  luaL_getmetatable(L, LUNAR_JSON_ARRAY_MT); /* stack: input, array_mt */
   lunar_error err = {0};
-  if (lunar_pod_build(L, 1, &err)) {
+  if (lunar_pod_build(L, 1, 2, &err)) {
     lua_pushnil(L);
     lua_pushstring(L, err.msg);
   }

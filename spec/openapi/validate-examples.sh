@@ -7,7 +7,7 @@ lunar=${1:?usage: validate-examples.sh path/to/lunar}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ ! -d "$here/node_modules/kubernetes-models" ]; then
-  echo "the schema validator is not installed: run scripts/deps.sh (npm ci in spec/schema)" >&2
+  echo "the OpenAPI validator is not installed: run scripts/deps.sh (npm ci in spec/openapi)" >&2
   exit 1
 fi
 out=$(mktemp -d)

@@ -1,7 +1,8 @@
-/* lunar.toml: the Lua face of core/toml (values cross through luajson). */
+#include "bind/toml.h"
+
 #include <lauxlib.h>
 
-#include "json/luajson.h"
+#include "bind/json.h"
 #include "toml/toml.h"
 
 /* lunar.toml.decode(text [, name]) -> value, lines | nil, message

@@ -13,8 +13,8 @@
  * positions, "patch" by default), applies it to the PodSpec and checks the
  * result; its messages start with `name`.
  */
-#ifndef LUNAR_PATCH_LUAPATCH_H
-#define LUNAR_PATCH_LUAPATCH_H
+#ifndef LUNAR_BIND_PATCH_H
+#define LUNAR_BIND_PATCH_H
 
 #include <lua.h>
 

@@ -1,9 +1,10 @@
-#include "util/luautil.h"
+#include "bind/util.h"
 
 #include <lauxlib.h>
-#include <openssl/evp.h>
+#include <stdint.h>
 #include <stdlib.h>
 
+#include "util/base64.h"
 #include "util/expand.h"
 #include "util/glob.h"
 #include "util/names.h"
@@ -130,12 +131,11 @@ static int l_expand(lua_State *L) {
 /* base64(s) -> the standard base64 encoding of s (Secret data, docker auth) */
 static int l_base64(lua_State *L) {
   size_t n;
-  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+  const char *s = luaL_checklstring(L, 1, &n);
   if (n > (size_t)INT32_MAX / 2) return luaL_argerror(L, 1, "too long");
   luaL_Buffer b;
-  unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, 4 * ((n + 2) / 3) + 1);
-  int len = EVP_EncodeBlock(out, s, (int)n);
-  luaL_pushresultsize(&b, (size_t)len);
+  char *out = luaL_buffinitsize(L, &b, LUNAR_BASE64_ENCODED_SIZE(n));
+  luaL_pushresultsize(&b, lunar_base64_encode(s, n, out));
   return 1;
 }
 

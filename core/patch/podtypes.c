@@ -1,9 +1,9 @@
-#include "patch/schema.h"
+#include "patch/podtypes.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "patch/schema_data.inc"
+#include "patch/podtypes_data.inc"
 
 const lunar_schema_type *lunar_patch_schema_pod(void) { return &schema_types[T_Pod]; }
 

@@ -14,8 +14,8 @@
  * string. Functions, userdata (other than null), cycles and nesting deeper than
  * LUNAR_JSON_MAX_DEPTH are errors naming the offending key path.
  */
-#ifndef LUNAR_JSON_LUAJSON_H
-#define LUNAR_JSON_LUAJSON_H
+#ifndef LUNAR_BIND_JSON_H
+#define LUNAR_BIND_JSON_H
 
 #include <jansson.h>
 #include <lua.h>

@@ -1,4 +1,4 @@
-#include "kube/luakube.h"
+#include "bind/kube.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "bind/call.h"
 #include "bind/entry.h"
-#include "json/luajson.h"
+#include "bind/json.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/logs.h"

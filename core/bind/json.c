@@ -1,4 +1,4 @@
-#include "json/luajson.h"
+#include "bind/json.h"
 
 #include <lauxlib.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* lunar.util: the Lua face of the pure helpers in core/util (quantities,
- * image globs, regular expressions, names, variable expansion). */
-#ifndef LUNAR_UTIL_LUAUTIL_H
-#define LUNAR_UTIL_LUAUTIL_H
+ * image globs, regular expressions, names, variable expansion, base64). */
+#ifndef LUNAR_BIND_UTIL_H
+#define LUNAR_BIND_UTIL_H
 
 #include <lua.h>
 
