@@ -114,93 +114,135 @@ local function kind_of(t)
   return t.what or KIND_TEXT[t.kind]
 end
 
--- Returns nil, or path, message for the first field that does not match.
-local function check(t, v, path)
-  local k = t.kind
-  if k == "any" then
-    for _, x in ipairs(t.of) do
-      if not check(x, v, path) then return nil end
+-- compile(t) -> check(v): nil, or where, message for the first field that
+-- does not match. `where` lists the steps from the field up to `v` (a key,
+-- or a 0-based list index): the path is only spelled out for a message
+-- (M.validate), so a valid payload costs no string work. Each shape becomes
+-- a closure once, at load.
+local compile
+
+local function compile_object(t)
+  -- fields in a fixed order, so that the first error is stable
+  local names = {}
+  for name in pairs(t.fields) do names[#names + 1] = name end
+  table.sort(names)
+  local n, checks, required, nullok, kinds = #names, {}, {}, {}, {}
+  for i, name in ipairs(names) do
+    local f = t.fields[name]
+    checks[i], required[i], nullok[i], kinds[i] = compile(f.t), f.req, f.null, kind_of(f.t)
+  end
+  local fields, closed = t.fields, t.closed
+  return function(v)
+    if type(v) ~= "table" or (next(v) ~= nil and T.is_list(v)) then
+      return {}, "expected an object, got " .. describe(v)
     end
-    return path, string.format("expected %s, got %s", kind_of(t), describe(v))
-  elseif k == "string" then
-    if type(v) ~= "string" then return path, "expected a string, got " .. describe(v) end
-    if not t.nul and v:find("\0", 1, true) then return path, "contains a NUL byte" end
-  elseif k == "boolean" then
-    if type(v) ~= "boolean" then return path, "expected a boolean, got " .. describe(v) end
-  elseif k == "integer" then
+    if closed then
+      for key in pairs(v) do
+        if not fields[key] then
+          return {}, string.format("unsupported key %q (supported: %s)", tostring(key), closed)
+        end
+      end
+    end
+    for i = 1, n do
+      local name = names[i]
+      local x = v[name]
+      if x == nil then
+        if required[i] then return { name }, "missing (a GitLab job payload has it; see POST /api/v4/jobs/request)" end
+      elseif x == null then
+        if not nullok[i] then return { name }, string.format("expected %s, got null", kinds[i]) end
+        v[name] = nil -- an optional field sent as null is an absent one
+      else
+        local where, m = checks[i](x)
+        if where then
+          where[#where + 1] = name
+          return where, m
+        end
+      end
+    end
+  end
+end
+
+function compile(t)
+  local k = t.kind
+  if k == "object" then return compile_object(t) end
+  if k == "list" then
+    local item = compile(t.of)
+    return function(v)
+      if type(v) ~= "table" or (next(v) ~= nil and not T.is_list(v)) then
+        return {}, "expected a list, got " .. describe(v)
+      end
+      for i = 1, #v do
+        local where, m = item(v[i])
+        if where then
+          where[#where + 1] = i - 1
+          return where, m
+        end
+      end
+    end
+  end
+  if k == "any" then
+    local alternatives = {}
+    for i, x in ipairs(t.of) do alternatives[i] = compile(x) end
+    local text = kind_of(t)
+    return function(v)
+      for _, alt in ipairs(alternatives) do
+        if not alt(v) then return nil end
+      end
+      return {}, string.format("expected %s, got %s", text, describe(v))
+    end
+  end
+  if k == "string" then
+    local nul = t.nul
+    return function(v)
+      if type(v) ~= "string" then return {}, "expected a string, got " .. describe(v) end
+      if not nul and v:find("\0", 1, true) then return {}, "contains a NUL byte" end
+    end
+  end
+  if k == "boolean" then
+    return function(v)
+      if type(v) ~= "boolean" then return {}, "expected a boolean, got " .. describe(v) end
+    end
+  end
+  assert(k == "integer", k)
+  local lo, hi, text = t.lo, t.hi, kind_of(t)
+  return function(v)
     if math.type(v) ~= "integer" then
       if math.type(v) == "float" and v == math.floor(v) and v > -2 ^ 63 and v < 2 ^ 63 then
         v = math.tointeger(v)
       else
-        return path, string.format("expected %s, got %s", kind_of(t), describe(v))
+        return {}, string.format("expected %s, got %s", text, describe(v))
       end
     end
-    if (t.lo and v < t.lo) or (t.hi and v > t.hi) then
-      return path, string.format("expected %s, got %d (out of range %d..%d)", kind_of(t), v, t.lo, t.hi)
-    end
-  elseif k == "list" then
-    if type(v) ~= "table" or (next(v) ~= nil and not T.is_list(v)) then
-      return path, "expected a list, got " .. describe(v)
-    end
-    for i = 1, #v do
-      local p, m = check(t.of, v[i], string.format("%s[%d]", path, i - 1))
-      if p then return p, m end
-    end
-  elseif k == "object" then
-    if type(v) ~= "table" or (next(v) ~= nil and T.is_list(v)) then
-      return path, "expected an object, got " .. describe(v)
-    end
-    if t.closed then
-      for key in pairs(v) do
-        if not t.fields[key] then
-          return path, string.format("unsupported key %q (supported: %s)", tostring(key), t.closed)
-        end
-      end
-    end
-    for _, nf in ipairs(t.order) do
-      local name, f = nf[1], nf[2]
-      local x = v[name]
-      local p = path == "" and name or (path .. "." .. name)
-      if x == nil then
-        if f.req then return p, "missing (a GitLab job payload has it; see POST /api/v4/jobs/request)" end
-      elseif x == null then
-        if not f.null then return p, string.format("expected %s, got null", kind_of(f.t)) end
-        v[name] = nil -- an optional field sent as null is an absent one
-      else
-        local ep, m = check(f.t, x, p)
-        if ep then return ep, m end
-      end
+    if (lo and v < lo) or (hi and v > hi) then
+      return {}, string.format("expected %s, got %d (out of range %d..%d)", text, v, lo, hi)
     end
   end
-  return nil
 end
 
--- Fields are checked in a fixed order, so that the first error is stable.
-local function sorted_fields(t)
-  if t.kind == "object" then
-    local names = {}
-    for name, f in pairs(t.fields) do
-      names[#names + 1] = name
-      sorted_fields(f.t)
+local check_payload = compile(PAYLOAD)
+
+-- The path of a field from check's steps: `steps[0].script`.
+local function spell(where)
+  local path = ""
+  for i = #where, 1, -1 do
+    local step = where[i]
+    if math.type(step) == "integer" then
+      path = string.format("%s[%d]", path, step)
+    else
+      path = path == "" and step or (path .. "." .. step)
     end
-    table.sort(names)
-    local ordered = {}
-    for _, name in ipairs(names) do ordered[#ordered + 1] = { name, t.fields[name] } end
-    t.order = ordered
-  elseif t.kind == "list" then
-    sorted_fields(t.of)
-  elseif t.kind == "any" then
-    for _, x in ipairs(t.of) do sorted_fields(x) end
   end
+  return path
 end
-sorted_fields(PAYLOAD)
+
 
 -- Returns nil, or a message naming the first malformed field.
 function M.validate(payload, name)
   name = name or "job payload"
   if type(payload) ~= "table" then return name .. ": expected a JSON object, got " .. describe(payload) end
-  local p, msg = check(PAYLOAD, payload, "")
-  if p then
+  local where, msg = check_payload(payload)
+  if where then
+    local p = spell(where)
     if msg:sub(1, 8) == "missing " then return string.format("%s: missing field %s %s", name, p, msg:sub(9)) end
     return string.format("%s: field %s: %s", name, p, msg)
   end
