@@ -47,29 +47,28 @@ local profile = T.record({
   end,
 })
 
-local container_security_context = T.record {
+-- The fields a Pod's and a container's security context share, and each
+-- one's own.
+local function security_context(own)
+  local fields = {
+    run_as_user = I, run_as_group = I, run_as_non_root = B, selinux_type = S,
+    seccomp_profile = profile, app_armor_profile = profile,
+  }
+  for k, v in pairs(own) do fields[k] = v end
+  return T.record(fields)
+end
+
+local container_security_context = security_context {
   capabilities = T.record { add = strings, drop = strings },
   privileged = B,
   allow_privilege_escalation = B,
-  run_as_user = I,
-  run_as_group = I,
-  run_as_non_root = B,
   read_only_root_filesystem = B,
-  selinux_type = S,
   proc_mount = T.enum { "default", "unmasked", "Default", "Unmasked" },
-  seccomp_profile = profile,
-  app_armor_profile = profile,
 }
 
-local pod_security_context = T.record {
+local pod_security_context = security_context {
   fs_group = I,
-  run_as_group = I,
-  run_as_non_root = B,
-  run_as_user = I,
   supplemental_groups = T.list(I),
-  selinux_type = S,
-  seccomp_profile = profile,
-  app_armor_profile = profile,
 }
 
 local requirement = T.record({ key = S, operator = T.enum { "In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt" }, values = strings }, { required = { "key", "operator" } })
