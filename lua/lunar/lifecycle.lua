@@ -43,7 +43,7 @@ end
 local KUBE_CONNECTION = {
   "host", "context", "kubeconfig", "ca_file", "cert_file", "key_file", "bearer_token",
   "bearer_token_file", "insecure_skip_tls_verify", "qps", "burst", "retry_limit",
-  "retry_backoff_max", "request_timeout", "connect_timeout", "poll_timeout",
+  "retry_backoff_max", "retry_limits", "request_timeout", "connect_timeout", "poll_timeout",
   "cleanup_grace_period_seconds", "print_pod_warning_events",
 }
 
