@@ -121,6 +121,7 @@ function M.validate(t, locate)
     ctx.fail("kubernetes.cert_file", "cert_file needs key_file (client certificate authentication)")
   end
   require("lunar.apicheck").settings(k, ctx.fail)
+  require("lunar.unused_settings").check(t, ctx.fail, locate)
   return #ctx.errors > 0 and ctx.errors or nil
 end
 
