@@ -76,6 +76,15 @@ struct lunar_job {
   long kube_requests;
   long long t_received, t_created, t_running, t_finished;
   lunar_loop_timer *timeout_timer, *poll_timer;
+  /* resource_availability_check_max_attempts: the object checked (an index
+   * into the service account and the image pull secrets) and its attempt */
+  lunar_loop_timer *check_timer;
+  size_t check_index;
+  long check_attempt;
+  /* cleanup_resources_timeout: the Pod's DELETE, cancelled when it fires */
+  lunar_loop_timer *cleanup_timer;
+  lunar_kube_call *delete_call;
+  struct kcall *delete_kcall;
   long timeout_s;
   lunar_job *next;
 };
@@ -184,10 +193,37 @@ static void kcall_failed(lunar_job *j, kcall *k) {
   j->calls--;
 }
 
+static void cleanup_timer_stop(lunar_job *j) {
+  lunar_loop_timer_stop(j->r->loop, j->cleanup_timer);
+  j->cleanup_timer = NULL;
+  j->delete_call = NULL;
+  j->delete_kcall = NULL;
+}
+
 static void on_deleted(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
   (void)res;
+  cleanup_timer_stop(j);
   if (rc != LUNAR_OK && rc != LUNAR_ENOTFOUND)
     lunar_log("error", j->id, "could not delete Pod %s/%s: %s", j->ns, j->pod_name, err->msg);
+}
+
+/* cleanup_resources_timeout: GitLab Runner bounds the deletes of a job's
+ * resources with it (5 minutes by default); lunar's only delete is the Pod's
+ * (the Secret is owned by it), retried per retry_limit until this fires. */
+static void on_cleanup_timeout(lunar_loop *loop, void *ud) {
+  (void)loop;
+  lunar_job *j = ud;
+  j->cleanup_timer = NULL;
+  if (!j->delete_call) return;
+  lunar_kube_cancel(j->delete_call);
+  kcall_failed(j, j->delete_kcall);
+  j->delete_call = NULL;
+  j->delete_kcall = NULL;
+  long s = (long)json_integer_value(json_object_get(
+      json_object_get(lunar_entry_settings(j->entry), "kubernetes"), "cleanup_resources_timeout"));
+  lunar_log("error", j->id, "could not delete Pod %s/%s within cleanup_resources_timeout (%ld s): gave up",
+            j->ns, j->pod_name, s);
+  try_free(j);
 }
 
 /* grace < 0: the Pod's own terminationGracePeriodSeconds */
@@ -201,11 +237,21 @@ static void delete_pod(lunar_job *j, long grace) {
   lunar_error err;
   kcall *k = kcall_new(j, on_deleted);
   if (!k) return;
+  lunar_kube_call *call = NULL;
   if (lunar_kube_delete(j->r->kube, "pods", j->ns, j->pod_name, grace, "Background", kube_done, k,
-                        NULL, &err) != LUNAR_OK) {
+                        &call, &err) != LUNAR_OK) {
     kcall_failed(j, k);
     lunar_log("error", j->id, "could not delete Pod %s: %s", j->pod_name, err.msg);
+    return;
   }
+  const json_t *t = json_object_get(json_object_get(lunar_entry_settings(j->entry), "kubernetes"),
+                                    "cleanup_resources_timeout");
+  long long ms = json_is_integer(t) && json_integer_value(t) > 0 ? (long long)json_integer_value(t) * 1000
+                                                                 : 300000; /* GitLab Runner: 5 minutes */
+  lunar_loop_timer_stop(j->r->loop, j->cleanup_timer); /* an earlier delete goes on unwatched */
+  j->delete_call = call;
+  j->delete_kcall = k;
+  j->cleanup_timer = lunar_loop_timer_start(j->r->loop, ms, on_cleanup_timeout, j);
 }
 
 /* ---- the end of a job ------------------------------------------------------- */
@@ -222,7 +268,8 @@ static void on_report_finished(int accepted, const lunar_error *err, void *ud) {
 static void timers_stop(lunar_job *j) {
   lunar_loop_timer_stop(j->r->loop, j->timeout_timer);
   lunar_loop_timer_stop(j->r->loop, j->poll_timer);
-  j->timeout_timer = j->poll_timer = NULL;
+  lunar_loop_timer_stop(j->r->loop, j->check_timer);
+  j->timeout_timer = j->poll_timer = j->check_timer = NULL;
 }
 
 /* Ends the job: the final line, the final update, the Pod deleted. */
@@ -814,6 +861,84 @@ static void create_pod(lunar_job *j) {
   json_decref(pod);
 }
 
+/* ---- resource_availability_check_max_attempts ----------------------------- */
+
+/* GitLab Runner's existence check before the Pod: the service account (the
+ * configured one) and each configured image pull secret, each tried
+ * N + 1 times, 5 s apart (0 turns the check off; a negative N means 5). */
+#define CHECK_INTERVAL_MS 5000
+
+static void check_next(lunar_job *j);
+
+/* The n-th object to check: its resource, kind and name; 0 past the end. */
+static int check_object(const lunar_job *j, size_t n, const char **resource, const char **kind,
+                        const char **name) {
+  const json_t *k = json_object_get(lunar_entry_settings(j->entry), "kubernetes");
+  const char *sa = sget(k, "service_account");
+  if (sa && *sa) {
+    if (n == 0) {
+      *resource = "serviceaccounts", *kind = "ServiceAccount", *name = sa;
+      return 1;
+    }
+    n--;
+  }
+  const json_t *v = json_array_get(json_object_get(k, "image_pull_secrets"), n);
+  if (!json_is_string(v)) return 0;
+  *resource = "secrets", *kind = "ImagePullSecret", *name = json_string_value(v);
+  return 1;
+}
+
+static long check_max_attempts(const lunar_job *j) {
+  const json_t *v = json_object_get(json_object_get(lunar_entry_settings(j->entry), "kubernetes"),
+                                    "resource_availability_check_max_attempts");
+  long n = json_is_integer(v) ? (long)json_integer_value(v) : 0;
+  return n < 0 ? 5 : n;
+}
+
+static void on_check_timer(lunar_loop *loop, void *ud) {
+  (void)loop;
+  lunar_job *j = ud;
+  j->check_timer = NULL;
+  if (j->phase == J_ACK) check_next(j);
+}
+
+static void on_checked(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
+  (void)res;
+  if (j->phase != J_ACK) return;
+  const char *resource, *kind, *name;
+  if (!check_object(j, j->check_index, &resource, &kind, &name)) return;
+  if (rc == LUNAR_OK) {
+    j->check_index++;
+    j->check_attempt = 0;
+    check_next(j);
+    return;
+  }
+  if (++j->check_attempt <= check_max_attempts(j)) {
+    tprintf(j, "Waiting for %s/%s to be present in the cluster: %s\n", kind, name, err->msg);
+    j->check_timer = lunar_loop_timer_start(j->r->loop, CHECK_INTERVAL_MS, on_check_timer, j);
+    return;
+  }
+  char msg[400];
+  snprintf(msg, sizeof msg, "Timed out while waiting for %s/%s to be present in the cluster", kind, name);
+  tprintf(j, RED "ERROR: %s (resource_availability_check_max_attempts: %ld)" RESET "\n", msg,
+          check_max_attempts(j));
+  finish(j, 0, "runner_system_failure", 0, msg);
+}
+
+static void check_next(lunar_job *j) {
+  const char *resource, *kind, *name;
+  if (check_max_attempts(j) == 0 || !check_object(j, j->check_index, &resource, &kind, &name)) {
+    create_pod(j);
+    return;
+  }
+  kcall *k = kcall_new(j, on_checked);
+  lunar_error err;
+  if (!k || lunar_kube_get(j->r->kube, resource, j->ns, name, kube_done, k, NULL, &err) != LUNAR_OK) {
+    if (k) kcall_failed(j, k);
+    finish(j, 0, "runner_system_failure", 0, "could not check that the service account and pull secrets exist");
+  }
+}
+
 /* The lowest slot no other running job holds (of the same project when
  * project_id >= 0). */
 static int free_slot(const lunar_job *self, long long project_id) {
@@ -970,7 +1095,7 @@ static void on_ack(int verdict, void *ud) {
   emit(j, "job_started", json_pack("{s:s, s:s}", "pod", j->pod_name, "namespace", j->ns));
   if (j->timeout_s > 0)
     j->timeout_timer = lunar_loop_timer_start(j->r->loop, j->timeout_s * 1000, on_timeout, j);
-  create_pod(j);
+  check_next(j);
 }
 
 static lunar_job *job_new(lunar_runner *r) {

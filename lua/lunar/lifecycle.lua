@@ -45,6 +45,7 @@ local KUBE_CONNECTION = {
   "bearer_token_file", "insecure_skip_tls_verify", "qps", "burst", "retry_limit",
   "retry_backoff_max", "retry_limits", "request_timeout", "connect_timeout", "poll_timeout",
   "cleanup_grace_period_seconds", "print_pod_warning_events",
+  "resource_availability_check_max_attempts", "service_account", "image_pull_secrets",
 }
 
 -- settings(runner) -> table | nil, message
@@ -67,6 +68,14 @@ function M.settings(runner)
     if type(k[key]) ~= "function" then kube[key] = k[key] end
   end
   if type(k.namespace) == "string" then kube.namespace = k.namespace end
+  -- cleanup_resources_timeout: a Go duration ("5m", "1m30s"), in seconds for the runner
+  if type(k.cleanup_resources_timeout) == "string" and k.cleanup_resources_timeout ~= "" then
+    kube.cleanup_resources_timeout = require("lunar.stages.drivers").duration(k.cleanup_resources_timeout)
+    if not kube.cleanup_resources_timeout then
+      return nil, entry.locate("kubernetes.cleanup_resources_timeout") .. ": kubernetes.cleanup_resources_timeout: \""
+        .. k.cleanup_resources_timeout .. "\" is not a duration (e.g. \"5m\", \"1m30s\")"
+    end
+  end
   local short = variables.short_token(token)
   local system_id = cfg.system_id or ""
   local on = {}
