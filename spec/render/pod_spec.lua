@@ -301,6 +301,15 @@ describe("the Pod", function()
       assert.not_matches("gitlab%-runner%-helper:" .. arch .. "%-v[%d.]+$", H.container(pod, "helper").image)
     end)
 
+    it("drops a $patch that Kubernetes kept as a plain key from the Pod, with a warning", function()
+      local pod, warnings = render { node_tolerations = { ["a=b"] = "NoSchedule" }, pod_spec = {
+        { patch = "tolerations: [{$patch: delete, key: b}]" } } }
+      -- what GitLab Runner creates, and what the API server stores: the key is gone, the rest stays
+      assert.same({ { key = "b" } }, pod.spec.tolerations)
+      assert.truthy(table.concat(warnings, "\n"):find(
+        "pod_spec: spec.tolerations[0].$patch is not applied there", 1, true), table.concat(warnings, "\n"))
+    end)
+
     it("picks the Windows helper image from the node selector", function()
       local pod = render { node_selector = { ["kubernetes.io/os"] = "windows", ["node.kubernetes.io/windows-build"] = "10.0.20348" } }
       assert.matches("gitlab%-runner%-helper:x86_64%-v[%d.]+%-servercore21H2$", H.container(pod, "helper").image)
