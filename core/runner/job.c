@@ -933,7 +933,11 @@ static void check_next(lunar_job *j) {
   }
   kcall *k = kcall_new(j, on_checked);
   lunar_error err;
-  if (!k || lunar_kube_get(j->r->kube, resource, j->ns, name, kube_done, k, NULL, &err) != LUNAR_OK) {
+  int rc = !k ? LUNAR_ENOMEM
+         : strcmp(resource, "serviceaccounts") == 0
+             ? lunar_kube_get(j->r->kube, "serviceaccounts", j->ns, name, kube_done, k, NULL, &err)
+             : lunar_kube_get(j->r->kube, "secrets", j->ns, name, kube_done, k, NULL, &err);
+  if (rc != LUNAR_OK) {
     if (k) kcall_failed(j, k);
     finish(j, 0, "runner_system_failure", 0, "could not check that the service account and pull secrets exist");
   }
