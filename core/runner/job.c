@@ -773,6 +773,58 @@ static void enter_wait(lunar_job *j) {
   if (j->pod) lunar_job_pod_event(j, "MODIFIED", j->pod);
 }
 
+static void created(lunar_job *j) {
+  /* created: a running job keeps only what it still reads (memory per job) */
+  json_object_del(j->plan, "pod");
+  json_object_del(j->plan, "secret");
+  if (!json_is_true(json_object_get(j->plan, "pull_fallback"))) json_object_del(j->plan, "payload_text");
+  enter_wait(j);
+}
+
+static void on_pdb_created(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
+  (void)res;
+  if (j->phase != J_CREATE) return;
+  if (j->aborted) {
+    finish(j, 0, j->r->aborting ? "runner_interrupted" : "job_canceled", 0, "the job was aborted");
+    return;
+  }
+  if (rc != LUNAR_OK) {
+    tprintf(j, RED "ERROR: could not create the PodDisruptionBudget of Pod %s/%s: %s" RESET "\n", j->ns,
+            j->pod_name, err->msg);
+    finish(j, 0, "runner_system_failure", 0, "could not create the PodDisruptionBudget (pod_disruption_budget)");
+    return;
+  }
+  created(j);
+}
+
+/* pod_disruption_budget: as GitLab Runner, a PodDisruptionBudget
+ * "<pod>-pdb" with minAvailable 1 that selects the job's Pod (its `pod`
+ * label), owned by the Pod so that it goes with it. Returns 0 when none is
+ * wanted or it could not be sent (the job then ends). */
+static int create_pdb(lunar_job *j) {
+  const json_t *k = json_object_get(lunar_entry_settings(j->entry), "kubernetes");
+  if (!json_is_true(json_object_get(k, "pod_disruption_budget"))) return 0;
+  const char *selected = sget(json_object_get(json_object_get(j->pod, "metadata"), "labels"), "pod");
+  char name[300];
+  snprintf(name, sizeof name, "%s-pdb", j->pod_name);
+  json_t *pdb = json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s, s:s, s:s}]}, s:{s:i, s:{s:{s:s}}}}", "apiVersion",
+                          "policy/v1", "kind", "PodDisruptionBudget", "metadata", "name", name,
+                          "ownerReferences", "apiVersion", "v1", "kind", "Pod", "name", j->pod_name, "uid",
+                          j->pod_uid ? j->pod_uid : "", "spec", "minAvailable", 1, "selector", "matchLabels",
+                          "pod", selected ? selected : j->pod_name);
+  kcall *call = pdb ? kcall_new(j, on_pdb_created) : NULL;
+  lunar_error err;
+  if (!call || lunar_kube_create(j->r->kube, "poddisruptionbudgets", j->ns, pdb, kube_done, call, NULL, &err) !=
+                   LUNAR_OK) {
+    if (call) kcall_failed(j, call);
+    json_decref(pdb);
+    finish(j, 0, "runner_system_failure", 0, "could not create the PodDisruptionBudget (pod_disruption_budget)");
+    return 1;
+  }
+  json_decref(pdb);
+  return 1;
+}
+
 static void on_secret_created(lunar_job *j, int rc, const lunar_kube_response *res,
                               const lunar_error *err) {
   (void)res;
@@ -786,11 +838,7 @@ static void on_secret_created(lunar_job *j, int rc, const lunar_kube_response *r
     finish(j, 0, "runner_system_failure", 0, "could not create the job Secret");
     return;
   }
-  /* created: a running job keeps only what it still reads (memory per job) */
-  json_object_del(j->plan, "pod");
-  json_object_del(j->plan, "secret");
-  if (!json_is_true(json_object_get(j->plan, "pull_fallback"))) json_object_del(j->plan, "payload_text");
-  enter_wait(j);
+  if (!create_pdb(j)) created(j);
 }
 
 static void on_pod_created(lunar_job *j, int rc, const lunar_kube_response *res,

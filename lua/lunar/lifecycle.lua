@@ -46,6 +46,7 @@ local KUBE_CONNECTION = {
   "retry_backoff_max", "retry_limits", "request_timeout", "connect_timeout", "poll_timeout",
   "cleanup_grace_period_seconds", "print_pod_warning_events",
   "resource_availability_check_max_attempts", "service_account", "image_pull_secrets",
+  "pod_disruption_budget",
 }
 
 -- settings(runner) -> table | nil, message

@@ -20,11 +20,6 @@ M.settings = {
     why = "lunar follows the Pod through one watch instead of polling its status, so there is no "
       .. "poll period; kubernetes.poll_timeout still bounds how long a Pod may take to start",
   },
-  ["kubernetes.pod_disruption_budget"] = {
-    action = "refuse", inert = false,
-    why = "lunar does not create PodDisruptionBudgets for job Pods yet; protect CI nodes from "
-      .. "voluntary evictions with a PodDisruptionBudget of your own that selects the lunar.dev/runner label",
-  },
 }
 
 -- Applies the rows to the runner table `t`: calls fail(path, message) for

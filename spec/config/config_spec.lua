@@ -143,16 +143,15 @@ describe("lunar.runner", function()
       return r, err, path, table.concat(lines)
     end
 
-    it("refuses namespace_per_job and pod_disruption_budget, saying why, with file:line", function()
+    it("refuses namespace_per_job, saying why, with file:line", function()
       for _, case in ipairs {
         { "namespace_per_job = true", "kubernetes.namespace_per_job: lunar does not support this setting: lunar follows all its Pods with one watch in one namespace" },
-        { "pod_disruption_budget = true", "kubernetes.pod_disruption_budget: lunar does not support this setting: lunar does not create PodDisruptionBudgets" },
       } do
         local r, err, path = H.load(file("    namespace_ok = nil,\n    " .. case[1]))
         assert.is_nil(r)
         assert.truthy(err:find(path .. ":6: " .. case[2], 1, true), "got: " .. tostring(err))
       end
-      local r, err = H.load(file("namespace_per_job = false, pod_disruption_budget = false"))
+      local r, err = H.load(file("namespace_per_job = false"))
       assert.is_nil(err)
       assert.truthy(r)
     end)

@@ -1,7 +1,8 @@
 -- `lunar run`: GitLab Runner settings that govern the Kubernetes side of a
 -- job rather than its Pod: resource_availability_check_max_attempts (the
 -- service account and pull secrets must exist before the Pod is created),
--- cleanup_resources_timeout (how long the Pod's delete may take).
+-- cleanup_resources_timeout (how long the Pod's delete may take),
+-- pod_disruption_budget (a PodDisruptionBudget keeps node drains off the Pod).
 local H = require "run_harness"
 
 local function requests(env, resource, verb)
@@ -20,6 +21,7 @@ describe("lunar run: Kubernetes settings of GitLab Runner", function()
     resource_availability_check_max_attempts = 1,
     image_pull_secrets = { "regcred" },
     cleanup_resources_timeout = "1s",
+    pod_disruption_budget = true,
 ]]))
     c = H.kube.client(env.kube)
   end)
@@ -46,11 +48,17 @@ describe("lunar run: Kubernetes settings of GitLab Runner", function()
     assert.are.equal(0, #requests(env, "pods", "create"))
   end)
 
-  it("creates the Pod once the pull secret is there", function()
+  it("creates the Pod once the pull secret is there, with a PodDisruptionBudget owned by it", function()
     assert(c:create("secrets", H.kube.secret("regcred")))
+    H.kube.clear_requests(env.kube)
     local id = H.gitlab.enqueue(env.gitlab, { name = "with-secret", git_strategy = "none", script = { "echo ran" } })
     local job = H.final(env, id)
     assert.are.equal("success", job.status, H.plain(job.trace))
+    local pdb = requests(env, "poddisruptionbudgets", "create")
+    assert.are.equal(1, #pdb)
+    assert.are.equal(201, pdb[1].status)
+    -- it goes with the Pod (garbage collection of what the Pod owns)
+    assert.truthy(H.kube.eventually(function() return #c:list("poddisruptionbudgets").items == 0 end, 20))
     assert(c:delete("secrets", "regcred"))
   end)
 
