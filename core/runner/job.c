@@ -781,20 +781,30 @@ static void created(lunar_job *j) {
   enter_wait(j);
 }
 
-static void on_pdb_created(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
-  (void)res;
-  if (j->phase != J_CREATE) return;
+/* The answer to one create of the J_CREATE sequence (Secret, then the
+ * PodDisruptionBudget): 1 when the job goes on; 0 when it has ended (it was
+ * aborted meanwhile, or the create of `what` failed) or ended before. */
+static int create_answered(lunar_job *j, int rc, const lunar_error *err, const char *what) {
+  if (j->phase != J_CREATE) return 0;
   if (j->aborted) {
     finish(j, 0, j->r->aborting ? "runner_interrupted" : "job_canceled", 0, "the job was aborted");
-    return;
+    return 0;
   }
   if (rc != LUNAR_OK) {
-    tprintf(j, RED "ERROR: could not create the PodDisruptionBudget of Pod %s/%s: %s" RESET "\n", j->ns,
-            j->pod_name, err->msg);
-    finish(j, 0, "runner_system_failure", 0, "could not create the PodDisruptionBudget (pod_disruption_budget)");
-    return;
+    char msg[160];
+    snprintf(msg, sizeof msg, "could not create %s", what);
+    tprintf(j, RED "ERROR: %s: %s" RESET "\n", msg, err->msg);
+    finish(j, 0, "runner_system_failure", 0, msg);
+    return 0;
   }
-  created(j);
+  return 1;
+}
+
+#define PDB_WHAT "the PodDisruptionBudget (pod_disruption_budget)"
+
+static void on_pdb_created(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
+  (void)res;
+  if (create_answered(j, rc, err, PDB_WHAT)) created(j);
 }
 
 /* pod_disruption_budget: as GitLab Runner, a PodDisruptionBudget
@@ -818,7 +828,7 @@ static int create_pdb(lunar_job *j) {
                    LUNAR_OK) {
     if (call) kcall_failed(j, call);
     json_decref(pdb);
-    finish(j, 0, "runner_system_failure", 0, "could not create the PodDisruptionBudget (pod_disruption_budget)");
+    finish(j, 0, "runner_system_failure", 0, "could not create " PDB_WHAT);
     return 1;
   }
   json_decref(pdb);
@@ -828,17 +838,7 @@ static int create_pdb(lunar_job *j) {
 static void on_secret_created(lunar_job *j, int rc, const lunar_kube_response *res,
                               const lunar_error *err) {
   (void)res;
-  if (j->phase != J_CREATE) return;
-  if (j->aborted) {
-    finish(j, 0, j->r->aborting ? "runner_interrupted" : "job_canceled", 0, "the job was aborted");
-    return;
-  }
-  if (rc != LUNAR_OK) {
-    tprintf(j, RED "ERROR: could not create the job Secret: %s" RESET "\n", err->msg);
-    finish(j, 0, "runner_system_failure", 0, "could not create the job Secret");
-    return;
-  }
-  if (!create_pdb(j)) created(j);
+  if (create_answered(j, rc, err, "the job Secret") && !create_pdb(j)) created(j);
 }
 
 static void on_pod_created(lunar_job *j, int rc, const lunar_kube_response *res,
