@@ -193,6 +193,8 @@ static void kcall_failed(lunar_job *j, kcall *k) {
   j->calls--;
 }
 
+#define CLEANUP_TIMEOUT_DEFAULT_S 300L /* cleanup_resources_timeout: GitLab Runner's 5 minutes */
+
 static void cleanup_timer_stop(lunar_job *j) {
   lunar_loop_timer_stop(j->r->loop, j->cleanup_timer);
   j->cleanup_timer = NULL;
@@ -221,6 +223,7 @@ static void on_cleanup_timeout(lunar_loop *loop, void *ud) {
   j->delete_kcall = NULL;
   long s = (long)json_integer_value(json_object_get(
       json_object_get(lunar_entry_settings(j->entry), "kubernetes"), "cleanup_resources_timeout"));
+  if (s <= 0) s = CLEANUP_TIMEOUT_DEFAULT_S;
   lunar_log("error", j->id, "could not delete Pod %s/%s within cleanup_resources_timeout (%ld s): gave up",
             j->ns, j->pod_name, s);
   try_free(j);
@@ -246,8 +249,8 @@ static void delete_pod(lunar_job *j, long grace) {
   }
   const json_t *t = json_object_get(json_object_get(lunar_entry_settings(j->entry), "kubernetes"),
                                     "cleanup_resources_timeout");
-  long long ms = json_is_integer(t) && json_integer_value(t) > 0 ? (long long)json_integer_value(t) * 1000
-                                                                 : 300000; /* GitLab Runner: 5 minutes */
+  long long ms = 1000LL * (json_is_integer(t) && json_integer_value(t) > 0 ? (long long)json_integer_value(t)
+                                                                          : CLEANUP_TIMEOUT_DEFAULT_S);
   lunar_loop_timer_stop(j->r->loop, j->cleanup_timer); /* an earlier delete goes on unwatched */
   j->delete_call = call;
   j->delete_kcall = k;
