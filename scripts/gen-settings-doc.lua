@@ -87,6 +87,18 @@ local function settings_doc()
     if s.intro then lines[#lines + 1] = s.intro; lines[#lines + 1] = "" end
     if s.resources then resources_table(lines, s.rows) else settings_table(lines, s.rows) end
     if s.outro then lines[#lines + 1] = ""; lines[#lines + 1] = s.outro end
+    if s.unused_list then
+      lines[#lines + 1] = ""
+      for _, r in ipairs(settings.rows) do
+        local u = r.unused
+        if u and u.action then
+          local path = r.scope == "kubernetes" and ("kubernetes." .. r.key) or r.key
+          local when = u.inert ~= nil and string.format(" (unless %s)", tostring(u.inert)) or ""
+          lines[#lines + 1] = string.format("- `%s`: %s%s: %s.", path, u.action == "refuse" and "refused" or "warns",
+            when, u.why)
+        end
+      end
+    end
   end
   return table.concat(lines, "\n")
 end

@@ -105,6 +105,39 @@ static double opt_num(lua_State *L, int idx, const char *key, const char *what, 
   return v;
 }
 
+/* retry_limits = { ["error text"] = attempts, ... } of the options table at
+ * `idx`, as an array in a userdata pushed on the stack (collected with it;
+ * the texts stay owned by the options table). Sets *n; NULL when absent. */
+static lunar_kube_retry_limit *opt_retry_limits(lua_State *L, int idx, const char *what, size_t *n) {
+  *n = 0;
+  if (lua_type(L, idx) != LUA_TTABLE || lua_getfield(L, idx, "retry_limits") == LUA_TNIL) {
+    if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
+    lua_pushnil(L); /* stack: ... nil (the box's place) */
+    return NULL;
+  }
+  if (!lua_istable(L, -1))
+    luaL_error(L, "%s.retry_limits: a table of error texts and attempts expected, got %s", what,
+               luaL_typename(L, -1));
+  size_t count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    count++;
+    lua_pop(L, 1);
+  }
+  lunar_kube_retry_limit *out = lua_newuserdatauv(L, (count ? count : 1) * sizeof *out, 0);
+  lua_pushnil(L); /* stack: ... limits box key */
+  while (lua_next(L, -3)) {
+    if (lua_type(L, -2) != LUA_TSTRING || !lua_isinteger(L, -1))
+      luaL_error(L, "%s.retry_limits: each entry is [\"error text\"] = attempts", what);
+    out[*n].text = lua_tostring(L, -2);
+    out[*n].attempts = (int)lua_tointeger(L, -1);
+    (*n)++;
+    lua_pop(L, 1);
+  }
+  lua_remove(L, -2); /* stack: ... box */
+  return out;
+}
+
 static int opt_bool(lua_State *L, int idx, const char *key) {
   if (lua_type(L, idx) != LUA_TTABLE) return 0;
   lua_getfield(L, idx, key);
@@ -152,6 +185,7 @@ static int l_client(lua_State *L) {
       .timeout_ms = (long)(opt_num(L, 1, "request_timeout", w, 0) * 1000),
       .connect_timeout_ms = (long)(opt_num(L, 1, "connect_timeout", w, 0) * 1000),
   };
+  o.retry_limits = opt_retry_limits(L, 1, w, &o.nretry_limits); /* 4: the array, copied below */
   lunar_kube_env env;
   lunar_kube_env_from_process(&env);
   lunar_kube_config *cfg = NULL;
@@ -162,6 +196,7 @@ static int l_client(lua_State *L) {
     lua_pushstring(L, err.msg);
     return 2;
   }
+  lua_settop(L, 3);
   return 1;
 }
 

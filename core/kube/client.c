@@ -81,7 +81,15 @@ int lunar_kube_client_new(lunar_loop *loop, lunar_kube_config *cfg, const lunar_
   if (c->opt.burst <= 0) c->opt.burst = LUNAR_KUBE_BURST_DEFAULT;
   if (c->opt.timeout_ms <= 0) c->opt.timeout_ms = LUNAR_KUBE_TIMEOUT_DEFAULT_MS;
   if (c->opt.connect_timeout_ms <= 0) c->opt.connect_timeout_ms = LUNAR_KUBE_CONNECT_TIMEOUT_DEFAULT_MS;
-  lunar_kube_retry_policy_init(&c->policy, c->opt.retry_limit, c->opt.retry_backoff_max_ms);
+  if (lunar_kube_retry_policy_init(&c->policy, c->opt.retry_limit, c->opt.retry_backoff_max_ms,
+                                   c->opt.retry_limits, c->opt.nretry_limits)) {
+    lunar_kube_retry_policy_free(&c->policy);
+    free(c);
+    lunar_kube_config_free(cfg);
+    return lunar_error_set(err, LUNAR_ENOMEM, "kubernetes client: out of memory");
+  }
+  c->opt.retry_limits = NULL; /* borrowed: the policy holds the copy */
+  c->opt.nretry_limits = 0;
   lunar_kube_ratelimit_init(&c->limit, loop, c->opt.qps, c->opt.burst, start_queued);
   c->rnd = lunar_backoff_seed(c);
   *out = c;
@@ -143,6 +151,7 @@ void lunar_kube_client_free(lunar_kube_client *c) {
   }
   lunar_kube_ratelimit_stop(&c->limit);
   lunar_kube_config_free(c->cfg);
+  lunar_kube_retry_policy_free(&c->policy);
   free(c->token);
   free(c);
 }
@@ -353,7 +362,8 @@ static void on_done(lunar_loop *loop, CURL *easy, CURLcode result, void *ud) {
       lunar_error_set(&err, LUNAR_EIO, "%s: the response is larger than %ld MiB", what,
                       LUNAR_KUBE_BODY_MAX >> 20);
       finish(call, LUNAR_EIO, &err);
-    } else if (lunar_kube_retry_retryable(result, 0) && call->attempt < c->policy.limit) {
+    } else if (call->attempt < lunar_kube_retry_attempts(&c->policy, lunar_kube_retry_retryable(result, 0),
+                                                         call->errbuf[0] ? call->errbuf : curl_easy_strerror(result))) {
       schedule_retry(call, next_delay(call));
     } else {
       int rc = lunar_kube_explain_transport(&err, &call->target, c->cfg, result, call->errbuf,
@@ -379,16 +389,18 @@ static void on_done(lunar_loop *loop, CURL *easy, CURLcode result, void *ud) {
       return;
     }
   }
-  if (lunar_kube_retry_retryable(0, status) && call->attempt < c->policy.limit) {
-    schedule_retry(call, next_delay(call));
-    return;
-  }
   json_t *body = call->len ? json_loadb(call->buf, call->len, 0, NULL) : NULL;
   if (!body && call->len) {
     /* Not a Status (e.g. a proxy's or API Priority and Fairness' plain text). */
     size_t n = call->len > 500 ? 500 : call->len;
     while (n && (call->buf[n - 1] == '\n' || call->buf[n - 1] == '\r')) n--;
     body = json_pack("{s:s#}", "message", call->buf, (int)n);
+  }
+  const char *message = json_string_value(json_object_get(body, "message"));
+  if (call->attempt < lunar_kube_retry_attempts(&c->policy, lunar_kube_retry_retryable(0, status), message)) {
+    json_decref(body);
+    schedule_retry(call, next_delay(call));
+    return;
   }
   int rc = lunar_kube_explain_status(&err, &call->target, c->cfg, status, body, call->attempt);
   json_decref(body);

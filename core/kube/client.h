@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "kube/connection.h"
+#include "kube/retry.h"
 #include "kube/explain.h"
 #include "loop/loop.h"
 #include "util/error.h"
@@ -42,6 +43,10 @@ typedef struct lunar_kube_options {
   int burst;
   int retry_limit;           /* attempts, counting the first */
   long retry_backoff_max_ms;
+  /* retry_limits: errors whose message contains a text, retried up to its
+   * count (see kube/retry.h); borrowed, copied by lunar_kube_client_new */
+  const lunar_kube_retry_limit *retry_limits;
+  size_t nretry_limits;
   long timeout_ms;           /* per attempt of a plain (non-streaming) request */
   long connect_timeout_ms;
 } lunar_kube_options;

@@ -6,11 +6,42 @@
 
 #include "util/backoff.h"
 
-void lunar_kube_retry_policy_init(lunar_kube_retry_policy *p, int limit, long backoff_max_ms) {
+int lunar_kube_retry_policy_init(lunar_kube_retry_policy *p, int limit, long backoff_max_ms,
+                                 const lunar_kube_retry_limit *by_message, size_t n) {
   p->limit = limit > 0 ? limit : LUNAR_KUBE_RETRY_LIMIT_DEFAULT;
   if (backoff_max_ms <= 0) backoff_max_ms = LUNAR_KUBE_BACKOFF_MAX_DEFAULT_MS;
   if (backoff_max_ms < LUNAR_KUBE_BACKOFF_BASE_MS) backoff_max_ms = LUNAR_KUBE_BACKOFF_BASE_MS;
   p->backoff_max_ms = backoff_max_ms;
+  p->by_message = NULL;
+  p->nby_message = 0;
+  if (!by_message || n == 0) return 0;
+  if (!(p->by_message = calloc(n, sizeof *p->by_message))) return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (!by_message[i].text || !by_message[i].text[0]) continue;
+    char *text = strdup(by_message[i].text);
+    if (!text) return -1;
+    p->by_message[p->nby_message].text = text;
+    p->by_message[p->nby_message++].attempts = by_message[i].attempts;
+  }
+  return 0;
+}
+
+void lunar_kube_retry_policy_free(lunar_kube_retry_policy *p) {
+  if (!p) return;
+  for (size_t i = 0; i < p->nby_message; i++) free((char *)p->by_message[i].text);
+  free(p->by_message);
+  p->by_message = NULL;
+  p->nby_message = 0;
+}
+
+int lunar_kube_retry_attempts(const lunar_kube_retry_policy *p, int retryable, const char *message) {
+  const lunar_kube_retry_limit *best = NULL;
+  for (size_t i = 0; message && i < p->nby_message; i++) {
+    const lunar_kube_retry_limit *l = &p->by_message[i];
+    if (strstr(message, l->text) && (!best || strlen(l->text) > strlen(best->text))) best = l;
+  }
+  if (best) return best->attempts > 0 ? best->attempts : 1;
+  return retryable ? p->limit : 1;
 }
 
 int lunar_kube_retry_retryable(int curl_code, long status) {

@@ -17,14 +17,37 @@
 #define LUNAR_KUBE_BACKOFF_MAX_DEFAULT_MS 2000L   /* retry_backoff_max default */
 #define LUNAR_KUBE_RETRY_AFTER_MAX_MS 60000L      /* a longer Retry-After is cut to this */
 
+/* One entry of GitLab Runner's retry_limits: an error whose message
+ * contains `text` is retried, whatever its class, up to `attempts` attempts
+ * (counting the first). */
+typedef struct lunar_kube_retry_limit {
+  const char *text;
+  int attempts;
+} lunar_kube_retry_limit;
+
 typedef struct lunar_kube_retry_policy {
   int limit;          /* attempts, counting the first (GitLab Runner's retry_limit) */
   long backoff_max_ms; /* ceiling of the exponential backoff (retry_backoff_max) */
+  lunar_kube_retry_limit *by_message; /* retry_limits, owned (texts included) */
+  size_t nby_message;
 } lunar_kube_retry_policy;
 
 /* Fills the policy from the settings the way GitLab Runner reads them:
- * limit <= 0 becomes 5; backoff_max <= 0 becomes 2000 ms, below 500 ms 500 ms. */
-void lunar_kube_retry_policy_init(lunar_kube_retry_policy *p, int limit, long backoff_max_ms);
+ * limit <= 0 becomes 5; backoff_max <= 0 becomes 2000 ms, below 500 ms 500 ms.
+ * `by_message` (n entries, borrowed; may be NULL) is copied; entries with an
+ * empty text are left out. Returns 0, or -1 when out of memory (the policy is
+ * then usable, without the retry_limits). Free with lunar_kube_retry_policy_free. */
+int lunar_kube_retry_policy_init(lunar_kube_retry_policy *p, int limit, long backoff_max_ms,
+                                 const lunar_kube_retry_limit *by_message, size_t n);
+
+/* Frees what init copied. NULL-safe. */
+void lunar_kube_retry_policy_free(lunar_kube_retry_policy *p);
+
+/* How many attempts (counting the first) a failure may take: the retry_limits
+ * entry whose text the error message contains (the longest such text when
+ * several do), else p->limit when the failure is `retryable`
+ * (lunar_kube_retry_retryable), else 1. `message` may be NULL. */
+int lunar_kube_retry_attempts(const lunar_kube_retry_policy *p, int retryable, const char *message);
 
 /* Whether a failed attempt is worth another: connection failures (refused,
  * reset, timed out, dropped, HTTP/2 stream errors, TLS handshake hiccups) and

@@ -66,10 +66,20 @@ static int unknown(walk *w, const lunar_schema_type *type, const char *key) {
 static int check(walk *w, const json_t *v, lunar_schema_kind kind, lunar_schema_kind item,
                  const lunar_schema_type *type);
 
+/* A strategic merge patch directive left where Kubernetes does not apply it
+ * (in a list it replaces whole, in a value the document did not have): it
+ * keeps such a key as a plain one, and so does lunar (render drops it from
+ * the Pod, as the API server does when it decodes one). */
+static int directive_key(const char *key) {
+  return strcmp(key, "$patch") == 0 || strcmp(key, "$retainKeys") == 0 ||
+         strncmp(key, "$setElementOrder/", 17) == 0 || strncmp(key, "$deleteFromPrimitiveList/", 25) == 0;
+}
+
 static int check_object(walk *w, const json_t *v, const lunar_schema_type *type) {
   const char *key;
   json_t *child;
   json_object_foreach((json_t *)v, key, child) {
+    if (directive_key(key)) continue;
     int mark = lunar_json_path_key(&w->path, key);
     const lunar_schema_field *f = lunar_patch_schema_field(type, key);
     int rc = f ? check(w, child, f->kind, f->item, lunar_patch_schema_type_of(f)) : unknown(w, type, key);

@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "pod/internal.h"
 #include "util/glob.h"
@@ -48,6 +49,16 @@ const char *pod_helper_image(pod_ctx *c) {
   const char *arch_label = pod_str(c, sel, "kubernetes.io/arch");
   const char *build = pod_str(c, sel, "node.kubernetes.io/windows-build");
   const char *arch = *arch_label ? helper_arch(arch_label) : "x86_64";
+  int windows = c->windows;
+  int autoset;
+  if (pod_bool(c, c->k, "helper_image_autoset_arch_and_os", &autoset) && autoset) {
+    /* GitLab Runner's helper_image_autoset_arch_and_os: the architecture and
+     * OS of the runner process, not the node selector's (lunar runs on Linux) */
+    struct utsname u;
+    arch_label = uname(&u) == 0 ? u.machine : "";
+    arch = helper_arch(arch_label);
+    windows = 0;
+  }
   if (!arch) {
     pod_warn(c, "no helper image for architecture \"%s\" (node selector kubernetes.io/arch); using x86_64, or set kubernetes.helper_image", arch_label);
     arch = "x86_64";
@@ -55,7 +66,7 @@ const char *pod_helper_image(pod_ctx *c) {
   const char *flavor = pod_kstr(c, "helper_image_flavor");
   char prefix[32] = "";
   if (*flavor && strcmp(flavor, "alpine") != 0) snprintf(prefix, sizeof prefix, "%s-", flavor);
-  if (c->windows) {
+  if (windows) {
     const char *release = *build ? windows_release(build) : NULL;
     if (!release) {
       pod_warn(c, "unknown Windows build \"%s\" (node selector node.kubernetes.io/windows-build); using the servercore 21H2 helper", build);

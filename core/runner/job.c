@@ -76,6 +76,15 @@ struct lunar_job {
   long kube_requests;
   long long t_received, t_created, t_running, t_finished;
   lunar_loop_timer *timeout_timer, *poll_timer;
+  /* resource_availability_check_max_attempts: the object checked (an index
+   * into the service account and the image pull secrets) and its attempt */
+  lunar_loop_timer *check_timer;
+  size_t check_index;
+  long check_attempt;
+  /* cleanup_resources_timeout: the Pod's DELETE, cancelled when it fires */
+  lunar_loop_timer *cleanup_timer;
+  lunar_kube_call *delete_call;
+  struct kcall *delete_kcall;
   long timeout_s;
   lunar_job *next;
 };
@@ -184,10 +193,40 @@ static void kcall_failed(lunar_job *j, kcall *k) {
   j->calls--;
 }
 
+#define CLEANUP_TIMEOUT_DEFAULT_S 300L /* cleanup_resources_timeout: GitLab Runner's 5 minutes */
+
+static void cleanup_timer_stop(lunar_job *j) {
+  lunar_loop_timer_stop(j->r->loop, j->cleanup_timer);
+  j->cleanup_timer = NULL;
+  j->delete_call = NULL;
+  j->delete_kcall = NULL;
+}
+
 static void on_deleted(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
   (void)res;
+  cleanup_timer_stop(j);
   if (rc != LUNAR_OK && rc != LUNAR_ENOTFOUND)
     lunar_log("error", j->id, "could not delete Pod %s/%s: %s", j->ns, j->pod_name, err->msg);
+}
+
+/* cleanup_resources_timeout: GitLab Runner bounds the deletes of a job's
+ * resources with it (5 minutes by default); lunar's only delete is the Pod's
+ * (the Secret is owned by it), retried per retry_limit until this fires. */
+static void on_cleanup_timeout(lunar_loop *loop, void *ud) {
+  (void)loop;
+  lunar_job *j = ud;
+  j->cleanup_timer = NULL;
+  if (!j->delete_call) return;
+  lunar_kube_cancel(j->delete_call);
+  kcall_failed(j, j->delete_kcall);
+  j->delete_call = NULL;
+  j->delete_kcall = NULL;
+  long s = (long)json_integer_value(json_object_get(
+      json_object_get(lunar_entry_settings(j->entry), "kubernetes"), "cleanup_resources_timeout"));
+  if (s <= 0) s = CLEANUP_TIMEOUT_DEFAULT_S;
+  lunar_log("error", j->id, "could not delete Pod %s/%s within cleanup_resources_timeout (%ld s): gave up",
+            j->ns, j->pod_name, s);
+  try_free(j);
 }
 
 /* grace < 0: the Pod's own terminationGracePeriodSeconds */
@@ -201,11 +240,21 @@ static void delete_pod(lunar_job *j, long grace) {
   lunar_error err;
   kcall *k = kcall_new(j, on_deleted);
   if (!k) return;
+  lunar_kube_call *call = NULL;
   if (lunar_kube_delete(j->r->kube, "pods", j->ns, j->pod_name, grace, "Background", kube_done, k,
-                        NULL, &err) != LUNAR_OK) {
+                        &call, &err) != LUNAR_OK) {
     kcall_failed(j, k);
     lunar_log("error", j->id, "could not delete Pod %s: %s", j->pod_name, err.msg);
+    return;
   }
+  const json_t *t = json_object_get(json_object_get(lunar_entry_settings(j->entry), "kubernetes"),
+                                    "cleanup_resources_timeout");
+  long long ms = 1000LL * (json_is_integer(t) && json_integer_value(t) > 0 ? (long long)json_integer_value(t)
+                                                                          : CLEANUP_TIMEOUT_DEFAULT_S);
+  lunar_loop_timer_stop(j->r->loop, j->cleanup_timer); /* an earlier delete goes on unwatched */
+  j->delete_call = call;
+  j->delete_kcall = k;
+  j->cleanup_timer = lunar_loop_timer_start(j->r->loop, ms, on_cleanup_timeout, j);
 }
 
 /* ---- the end of a job ------------------------------------------------------- */
@@ -222,7 +271,8 @@ static void on_report_finished(int accepted, const lunar_error *err, void *ud) {
 static void timers_stop(lunar_job *j) {
   lunar_loop_timer_stop(j->r->loop, j->timeout_timer);
   lunar_loop_timer_stop(j->r->loop, j->poll_timer);
-  j->timeout_timer = j->poll_timer = NULL;
+  lunar_loop_timer_stop(j->r->loop, j->check_timer);
+  j->timeout_timer = j->poll_timer = j->check_timer = NULL;
 }
 
 /* Ends the job: the final line, the final update, the Pod deleted. */
@@ -729,24 +779,72 @@ static void enter_wait(lunar_job *j) {
   if (j->pod) lunar_job_pod_event(j, "MODIFIED", j->pod);
 }
 
-static void on_secret_created(lunar_job *j, int rc, const lunar_kube_response *res,
-                              const lunar_error *err) {
-  (void)res;
-  if (j->phase != J_CREATE) return;
-  if (j->aborted) {
-    finish(j, 0, j->r->aborting ? "runner_interrupted" : "job_canceled", 0, "the job was aborted");
-    return;
-  }
-  if (rc != LUNAR_OK) {
-    tprintf(j, RED "ERROR: could not create the job Secret: %s" RESET "\n", err->msg);
-    finish(j, 0, "runner_system_failure", 0, "could not create the job Secret");
-    return;
-  }
+static void created(lunar_job *j) {
   /* created: a running job keeps only what it still reads (memory per job) */
   json_object_del(j->plan, "pod");
   json_object_del(j->plan, "secret");
   if (!json_is_true(json_object_get(j->plan, "pull_fallback"))) json_object_del(j->plan, "payload_text");
   enter_wait(j);
+}
+
+/* The answer to one create of the J_CREATE sequence (Secret, then the
+ * PodDisruptionBudget): 1 when the job goes on; 0 when it has ended (it was
+ * aborted meanwhile, or the create of `what` failed) or ended before. */
+static int create_answered(lunar_job *j, int rc, const lunar_error *err, const char *what) {
+  if (j->phase != J_CREATE) return 0;
+  if (j->aborted) {
+    finish(j, 0, j->r->aborting ? "runner_interrupted" : "job_canceled", 0, "the job was aborted");
+    return 0;
+  }
+  if (rc != LUNAR_OK) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "could not create %s", what);
+    tprintf(j, RED "ERROR: %s: %s" RESET "\n", msg, err->msg);
+    finish(j, 0, "runner_system_failure", 0, msg);
+    return 0;
+  }
+  return 1;
+}
+
+#define PDB_WHAT "the PodDisruptionBudget (pod_disruption_budget)"
+
+static void on_pdb_created(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
+  (void)res;
+  if (create_answered(j, rc, err, PDB_WHAT)) created(j);
+}
+
+/* pod_disruption_budget: as GitLab Runner, a PodDisruptionBudget
+ * "<pod>-pdb" with minAvailable 1 that selects the job's Pod (its `pod`
+ * label), owned by the Pod so that it goes with it. Returns 0 when none is
+ * wanted or it could not be sent (the job then ends). */
+static int create_pdb(lunar_job *j) {
+  const json_t *k = json_object_get(lunar_entry_settings(j->entry), "kubernetes");
+  if (!json_is_true(json_object_get(k, "pod_disruption_budget"))) return 0;
+  const char *selected = sget(json_object_get(json_object_get(j->pod, "metadata"), "labels"), "pod");
+  char name[300];
+  snprintf(name, sizeof name, "%s-pdb", j->pod_name);
+  json_t *pdb = json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s, s:s, s:s}]}, s:{s:i, s:{s:{s:s}}}}", "apiVersion",
+                          "policy/v1", "kind", "PodDisruptionBudget", "metadata", "name", name,
+                          "ownerReferences", "apiVersion", "v1", "kind", "Pod", "name", j->pod_name, "uid",
+                          j->pod_uid ? j->pod_uid : "", "spec", "minAvailable", 1, "selector", "matchLabels",
+                          "pod", selected ? selected : j->pod_name);
+  kcall *call = pdb ? kcall_new(j, on_pdb_created) : NULL;
+  lunar_error err;
+  if (!call || lunar_kube_create(j->r->kube, "poddisruptionbudgets", j->ns, pdb, kube_done, call, NULL, &err) !=
+                   LUNAR_OK) {
+    if (call) kcall_failed(j, call);
+    json_decref(pdb);
+    finish(j, 0, "runner_system_failure", 0, "could not create " PDB_WHAT);
+    return 1;
+  }
+  json_decref(pdb);
+  return 1;
+}
+
+static void on_secret_created(lunar_job *j, int rc, const lunar_kube_response *res,
+                              const lunar_error *err) {
+  (void)res;
+  if (create_answered(j, rc, err, "the job Secret") && !create_pdb(j)) created(j);
 }
 
 static void on_pod_created(lunar_job *j, int rc, const lunar_kube_response *res,
@@ -817,6 +915,88 @@ static void create_pod(lunar_job *j) {
     return;
   }
   json_decref(pod);
+}
+
+/* ---- resource_availability_check_max_attempts ----------------------------- */
+
+/* GitLab Runner's existence check before the Pod: the service account (the
+ * configured one) and each configured image pull secret, each tried
+ * N + 1 times, 5 s apart (0 turns the check off; a negative N means 5). */
+#define CHECK_INTERVAL_MS 5000
+
+static void check_next(lunar_job *j);
+
+/* The n-th object to check: its resource, kind and name; 0 past the end. */
+static int check_object(const lunar_job *j, size_t n, const char **resource, const char **kind,
+                        const char **name) {
+  const json_t *k = json_object_get(lunar_entry_settings(j->entry), "kubernetes");
+  const char *sa = sget(k, "service_account");
+  if (sa && *sa) {
+    if (n == 0) {
+      *resource = "serviceaccounts", *kind = "ServiceAccount", *name = sa;
+      return 1;
+    }
+    n--;
+  }
+  const json_t *v = json_array_get(json_object_get(k, "image_pull_secrets"), n);
+  if (!json_is_string(v)) return 0;
+  *resource = "secrets", *kind = "ImagePullSecret", *name = json_string_value(v);
+  return 1;
+}
+
+static long check_max_attempts(const lunar_job *j) {
+  const json_t *v = json_object_get(json_object_get(lunar_entry_settings(j->entry), "kubernetes"),
+                                    "resource_availability_check_max_attempts");
+  long n = json_is_integer(v) ? (long)json_integer_value(v) : 0;
+  return n < 0 ? 5 : n;
+}
+
+static void on_check_timer(lunar_loop *loop, void *ud) {
+  (void)loop;
+  lunar_job *j = ud;
+  j->check_timer = NULL;
+  if (j->phase == J_ACK) check_next(j);
+}
+
+static void on_checked(lunar_job *j, int rc, const lunar_kube_response *res, const lunar_error *err) {
+  (void)res;
+  if (j->phase != J_ACK) return;
+  const char *resource, *kind, *name;
+  if (!check_object(j, j->check_index, &resource, &kind, &name)) return;
+  if (rc == LUNAR_OK) {
+    j->check_index++;
+    j->check_attempt = 0;
+    check_next(j);
+    return;
+  }
+  if (++j->check_attempt <= check_max_attempts(j)) {
+    tprintf(j, "Waiting for %s/%s to be present in the cluster: %s\n", kind, name, err->msg);
+    j->check_timer = lunar_loop_timer_start(j->r->loop, CHECK_INTERVAL_MS, on_check_timer, j);
+    return;
+  }
+  char msg[400];
+  snprintf(msg, sizeof msg, "Timed out while waiting for %s/%s to be present in the cluster", kind, name);
+  tprintf(j, RED "ERROR: %s (resource_availability_check_max_attempts: %ld)" RESET "\n", msg,
+          check_max_attempts(j));
+  finish(j, 0, "runner_system_failure", 0, msg);
+}
+
+static void check_next(lunar_job *j) {
+  const char *resource, *kind, *name;
+  if (check_max_attempts(j) == 0 || !check_object(j, j->check_index, &resource, &kind, &name)) {
+    create_pod(j);
+    return;
+  }
+  kcall *k = kcall_new(j, on_checked);
+  lunar_error err;
+  int rc = !k ? LUNAR_ENOMEM
+         : strcmp(resource, "serviceaccounts") == 0
+             ? lunar_kube_get(j->r->kube, "serviceaccounts", j->ns, name, kube_done, k, NULL, &err)
+             : lunar_kube_get(j->r->kube, "secrets", j->ns, name, kube_done, k, NULL, &err);
+  if (rc != LUNAR_OK) {
+    if (k) kcall_failed(j, k);
+    finish(j, 0, "runner_system_failure", 0, "could not check that the service account and pull secrets exist");
+  }
 }
 
 /* The lowest slot no other running job holds (of the same project when
@@ -975,7 +1155,7 @@ static void on_ack(int verdict, void *ud) {
   emit(j, "job_started", json_pack("{s:s, s:s}", "pod", j->pod_name, "namespace", j->ns));
   if (j->timeout_s > 0)
     j->timeout_timer = lunar_loop_timer_start(j->r->loop, j->timeout_s * 1000, on_timeout, j);
-  create_pod(j);
+  check_next(j);
 }
 
 static lunar_job *job_new(lunar_runner *r) {

@@ -292,6 +292,16 @@ static int startup(lunar_runner *r, const lunar_runner_options *opt, lunar_error
       .timeout_ms = (long)(json_number_value(json_object_get(k, "request_timeout")) * 1000),
       .connect_timeout_ms = (long)(json_number_value(json_object_get(k, "connect_timeout")) * 1000),
   };
+  /* retry_limits: { "error text": attempts }, borrowed from the settings */
+  const json_t *limits = json_object_get(k, "retry_limits");
+  lunar_kube_retry_limit by_message[64];
+  const char *text;
+  const json_t *attempts;
+  json_object_foreach((json_t *)limits, text, attempts) {
+    if (ko.nretry_limits == sizeof by_message / sizeof by_message[0]) break;
+    by_message[ko.nretry_limits++] = (lunar_kube_retry_limit){text, (int)json_integer_value(attempts)};
+  }
+  ko.retry_limits = by_message;
   lunar_kube_env env;
   lunar_kube_env_from_process(&env);
   lunar_kube_config *cfg = NULL;

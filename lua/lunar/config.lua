@@ -106,6 +106,31 @@ local function allow_function(path)
       or path:match("^stages%.") ~= nil
 end
 
+-- The settings lunar has no use for (a row's `unused` in lunar.settings):
+-- fail(path, message) for each refused one that is set, and one line on
+-- stderr per warned one ("runner.lua:12: kubernetes.poll_interval: warning:
+-- ..."). A value equal to the row's `inert` says nothing. Returns the
+-- warnings written.
+function M.unused(t, fail, locate)
+  local warnings = {}
+  for _, r in ipairs(settings.rows) do
+    local u = r.unused
+    local scope = r.scope == "kubernetes" and (type(t.kubernetes) == "table" and t.kubernetes or {}) or t
+    local v = u and u.action and scope[r.key]
+    if v ~= nil and v ~= u.inert then
+      local path = r.scope == "kubernetes" and ("kubernetes." .. r.key) or r.key
+      if u.action == "refuse" then
+        fail(path, "lunar does not support this setting: " .. u.why)
+      else
+        local line = string.format("%s: %s: warning: has no effect in lunar: %s", locate(path), path, u.why)
+        warnings[#warnings + 1] = line
+        io.stderr:write(line, "\n")
+      end
+    end
+  end
+  return warnings
+end
+
 -- Validates `t` (a runner table). Returns nil or the list of errors.
 function M.validate(t, locate)
   local ctx = M.context(locate, { allow_function = allow_function })
@@ -121,6 +146,7 @@ function M.validate(t, locate)
     ctx.fail("kubernetes.cert_file", "cert_file needs key_file (client certificate authentication)")
   end
   require("lunar.apicheck").settings(k, ctx.fail)
+  M.unused(t, ctx.fail, locate)
   return #ctx.errors > 0 and ctx.errors or nil
 end
 

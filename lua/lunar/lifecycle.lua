@@ -44,8 +44,10 @@ end
 local KUBE_CONNECTION = {
   "host", "context", "kubeconfig", "ca_file", "cert_file", "key_file", "bearer_token",
   "bearer_token_file", "insecure_skip_tls_verify", "qps", "burst", "retry_limit",
-  "retry_backoff_max", "request_timeout", "connect_timeout", "poll_timeout",
+  "retry_backoff_max", "retry_limits", "request_timeout", "connect_timeout", "poll_timeout",
   "cleanup_grace_period_seconds", "print_pod_warning_events",
+  "resource_availability_check_max_attempts", "service_account", "image_pull_secrets",
+  "pod_disruption_budget",
 }
 
 -- settings(runner) -> table | nil, message
@@ -70,6 +72,10 @@ function M.settings(runner)
     if type(v) ~= "function" then kube[key] = v end
   end
   if type(k.namespace) == "string" then kube.namespace = k.namespace end
+  -- cleanup_resources_timeout: a Go duration ("5m", "1m30s", checked at load), in seconds
+  if type(k.cleanup_resources_timeout) == "string" and k.cleanup_resources_timeout ~= "" then
+    kube.cleanup_resources_timeout = require("lunar.stages.drivers").duration(k.cleanup_resources_timeout)
+  end
   local short = variables.short_token(token)
   local system_id = cfg.system_id or ""
   local on = {}

@@ -78,14 +78,7 @@ local function wanted(vars, payload)
 end
 
 function M.apply(k, vars, payload, values)
-  if not wanted(vars, payload) then
-    if k.namespace_per_job then
-      local out = copy(k)
-      out.namespace = "ci-job-" .. tostring(payload.id)
-      return out, {}, {}
-    end
-    return k, {}, {}
-  end
+  if not wanted(vars, payload) then return k, {}, {} end
   local out = copy(k)
   local log = {}
   if not values then
@@ -179,7 +172,6 @@ function M.apply(k, vars, payload, values)
     end
   end
 
-  if k.namespace_per_job then out.namespace = "ci-job-" .. tostring(payload.id) end
   return out, per_service, log
 end
 

@@ -15,6 +15,10 @@ M.rules = {
     why = "stream each stage container's log into the job trace" },
   { group = "", resource = "secrets", verbs = { "create", "get" },
     why = "the job Secret (stage scripts, variables, registry credentials; read again after a restart); get also checks image_pull_secrets" },
+  { group = "", resource = "serviceaccounts", verbs = { "get" },
+    why = "check that the service account exists before the Pod is created (resource_availability_check_max_attempts)" },
+  { group = "policy", resource = "poddisruptionbudgets", verbs = { "create" },
+    why = "keep voluntary evictions (node drains) off a running job's Pod (pod_disruption_budget)" },
   { group = "", resource = "events", verbs = { "list" },
     why = "print a failed Pod's warning events in its trace (print_pod_warning_events)" },
 }

@@ -52,6 +52,30 @@ local function apply_patch(pod, entry, label)
   pod.spec = spec
 end
 
+-- Strategic merge patch directives that Kubernetes kept as plain keys (it
+-- applies `$patch` only in objects it merges and in lists that merge by key;
+-- in a list it replaces whole, e.g. tolerations, the key stays as written).
+-- The API server drops such unknown keys when it decodes the Pod, and GitLab
+-- Runner's decode of the patched PodSpec does the same: so does lunar, with a
+-- warning, as the last step of the pod_spec entries.
+local function is_directive(k)
+  return k == "$patch" or k == "$retainKeys" or k:match("^%$setElementOrder/") or k:match("^%$deleteFromPrimitiveList/")
+end
+
+local function drop_plain_directives(t, path, warnings)
+  for k, v in pairs(t) do
+    local at = type(k) == "number" and string.format("%s[%d]", path, k - 1)
+      or (path == "" and tostring(k) or (path .. "." .. tostring(k)))
+    if type(k) == "string" and is_directive(k) then
+      t[k] = nil
+      warnings[#warnings + 1] = string.format(
+        "pod_spec: %s is not applied there (Kubernetes applies directives in objects it merges and in lists that merge by key); it was kept as a plain field and is dropped from the Pod", at)
+    elseif type(v) == "table" then
+      drop_plain_directives(v, at, warnings)
+    end
+  end
+end
+
 local function apply_pod_spec(pod, pod_spec, jobv)
   for i, entry in ipairs(pod_spec) do
     local label = entry_label(entry, i)
@@ -401,6 +425,7 @@ function render_objects(runner, payload, opts)
     warnings[#warnings + 1] = "the node selector picks Windows nodes, but lunar's stage scripts are POSIX shell: the job's containers cannot run them there"
   end
   pod = apply_pod_spec(pod, r.pod_spec, jobv)
+  if r.pod_spec and #r.pod_spec > 0 then drop_plain_directives(pod, "", warnings) end
   check_pod(pod)
   local ann = type(pod.metadata) == "table" and pod.metadata.annotations
   if type(ann) == "table" then

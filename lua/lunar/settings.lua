@@ -12,7 +12,10 @@
 --   default_doc  how the README shows the default when it is not a plain value;
 --   read_by      the part that reads the key (M.PARTS; spec/settings checks that
 --                each part does read each of its keys);
---   join         documented in the README row of the key before it.
+--   join         documented in the README row of the key before it;
+--   unused       { action = "refuse"|"warn", why = "...", inert = value }: a GitLab
+--                Runner setting lunar has no use for, refused or warned about at
+--                load (lunar.config) unless it has the inert value.
 -- Setting names are GitLab Runner's `[runners.kubernetes]` TOML names.
 local T = require "lunar.types"
 local C = require "lunar.setting_types"
@@ -110,8 +113,11 @@ row { "qps", N, type_doc = "number, int", doc = "Client-side rate limit", read_b
 row { "burst", I, join = true, read_by = "client" }
 row { "namespace", S, default_doc = "`default` (with a warning)", doc = "Namespace of every job object", read_by = "pod",
   overwrite = { var = "KUBERNETES_NAMESPACE_OVERWRITE", gate = "namespace_overwrite_allowed", label = "Namespace",
-    value = "the namespace (ignored with `namespace_per_job`)" } }
-row { "namespace_per_job", B, default = false, doc = "Use namespace `ci-job-<job id>`", read_by = "overwrites" }
+    value = "the namespace" } }
+row { "namespace_per_job", B, default = false, doc = "**Refused** when true (see Settings lunar does not use)",
+  unused = { action = "refuse", inert = false,
+    why = "lunar follows all its Pods with one watch in one namespace and does not create namespaces; "
+      .. "set kubernetes.namespace (or allow KUBERNETES_NAMESPACE_OVERWRITE)" } }
 row { "service_account", S, doc = "`spec.serviceAccountName`", read_by = "pod",
   overwrite = { var = "KUBERNETES_SERVICE_ACCOUNT_OVERWRITE", gate = "service_account_overwrite_allowed", label = "ServiceAccount",
     value = "the service account" } }
@@ -130,8 +136,8 @@ row { "helper_image", S, read_by = "pod",
   doc = "Helper image; the default follows the node selector's `kubernetes.io/arch`, `kubernetes.io/os` and `node.kubernetes.io/windows-build`" }
 row { "helper_image_flavor", T.enum { "", "alpine", "ubuntu", "ubi-fips", "alpine-latest", "alpine3.19", "alpine3.21" },
   type_doc = "`alpine`, `ubuntu`, `ubi-fips`, ...", default_doc = "alpine", doc = "Helper image tag prefix", read_by = "pod" }
-row { "helper_image_autoset_arch_and_os", B, default = false, doc = "Accepted for compatibility",
-  unused = { why = "lunar takes the helper image's architecture and OS from the node selector, never from the machine it runs on" } }
+row { "helper_image_autoset_arch_and_os", B, default = false, read_by = "pod",
+  doc = "The helper image for the runner machine's architecture and OS (Linux) instead of the node selector's" }
 row { "pull_policy", C.pull_policy, type_doc = "`always`, `never`, `if-not-present`, or a list of them", default_doc = "cluster default",
   doc = "Pull policy of every container; a list is a fallback sequence (the first one is used)", read_by = "pod" }
 row { "allowed_pull_policies", T.list(C.pull_policy_name), type_doc = "list", default_doc = "`pull_policy`", read_by = "pod",
@@ -193,8 +199,8 @@ row { "priority_class_name", S, join = true, read_by = "pod" }
 row { "runtime_class_name", S, join = true, read_by = "pod" }
 row { "node_selector_overwrite_allowed", R, doc = "Gates of `KUBERNETES_NODE_SELECTOR_*`, `KUBERNETES_NODE_TOLERATIONS_*`", read_by = "overwrites" }
 row { "node_tolerations_overwrite_allowed", R, join = true, read_by = "overwrites" }
-row { "pod_disruption_budget", B, default = false, doc = "Accepted; no PodDisruptionBudget is created yet",
-  unused = { why = "no PodDisruptionBudget is created yet" } }
+row { "pod_disruption_budget", B, default = false, read_by = "runner",
+  doc = "A PodDisruptionBudget `<pod>-pdb` with `minAvailable: 1` selecting the job's Pod, owned by it; a failed create fails the job (needs `create` on `poddisruptionbudgets.policy`)" }
 
 -- ---- kubernetes: metadata -----------------------------------------------
 new_section("kubernetes", "**Metadata**")
@@ -221,7 +227,9 @@ row { "build_container_security_context", C.container_security_context, type_doc
 row { "helper_container_security_context", C.container_security_context, join = true, read_by = "pod" }
 row { "service_container_security_context", C.container_security_context, join = true, read_by = "pod" }
 row { "init_permissions_container_security_context", C.container_security_context, join = true,
-  unused = { why = "lunar runs no init-permissions container" } }
+  unused = { action = "warn",
+    why = "lunar runs no init-permissions container: its init containers run the job's first stages on the "
+      .. "helper image with helper_container_security_context" } }
 section.outro = "User and group of a container: its own security context, else the Pod's, else the job's\n" ..
   "`image: kubernetes: user` (build and services only, within `allowed_users`/`allowed_groups`)."
 
@@ -255,20 +263,29 @@ section.outro = "**Volumes**: `volumes = { host_path = {...}, pvc = {...}, confi
 
 -- ---- kubernetes: timing, retries, paths ---------------------------------
 new_section("kubernetes", "**Timing, retries, paths**")
-row { "poll_interval", I, type_doc = "int (s)", doc = "How often GitLab Runner checks a Pod's status",
-  unused = { why = "lunar watches its Pods instead of polling them" } }
+row { "poll_interval", I, type_doc = "int (s)", doc = "Warned about (see Settings lunar does not use)",
+  unused = { action = "warn",
+    why = "lunar follows the Pod through one watch instead of polling its status, so there is no poll period; "
+      .. "kubernetes.poll_timeout still bounds how long a Pod may take to start" } }
 row { "poll_timeout", I, type_doc = "int (s)", default = 180, doc = "How long a job's Pod may wait to start (scheduling, image pulls) before the job fails", read_by = "runner" }
-row { "resource_availability_check_max_attempts", I, doc = "How many times the service account and pull secrets are checked before the Pod is created",
-  unused = { why = "not used by lunar run yet" } }
-row { "retry_limit", I, doc = "Attempts of a Kubernetes API request that failed for a reason worth retrying", read_by = "client" }
-row { "retry_backoff_max", I, type_doc = "int (ms)", doc = "Longest wait between two attempts", read_by = "client" }
-row { "retry_limits", T.map(I), type_doc = "map of error substring → attempts", doc = "Attempts per kind of error",
-  unused = { why = "not used by lunar run yet" } }
-row { "cleanup_resources_timeout", S, type_doc = "string (e.g. `\"5m\"`)", doc = "How long deleting a job's resources may take",
-  unused = { why = "not used by lunar run yet" } }
+row { "resource_availability_check_max_attempts", I, default_doc = "0 (off; negative: 5)", read_by = "runner",
+  doc = "Before the Pod, check that `service_account` and each `image_pull_secrets` entry exist, N+1 times 5 s apart; then the job fails: `Timed out while waiting for ...`" }
+row { "retry_limit", I, type_doc = "int, int (ms)", default_doc = "5, 2000", read_by = "client",
+  doc = "Attempts (counting the first) of an API request that failed on the connection or with 429/500/502/503/504; the backoff (from 500 ms, doubling) stops growing at `retry_backoff_max`" }
+row { "retry_backoff_max", I, join = true, read_by = "client" }
+row { "retry_limits", T.map(I), type_doc = "map error text → int", read_by = "client",
+  doc = "An API error whose message contains a text is retried (whatever its class) up to that many attempts; the longest matching text counts" }
+row { "cleanup_resources_timeout", T.duration, type_doc = "duration string", default_doc = "`\"5m\"`", read_by = "runner",
+  doc = "How long the Pod's delete (with its retries) may take before lunar gives up and logs it (the job Secret and PodDisruptionBudget go with the Pod)" }
 row { "print_pod_warning_events", B, default = true, doc = "Print a failed job's Pod warning events in its trace", read_by = "runner" }
 row { "logs_base_dir", S, doc = "The status directory becomes `<base>/logs-<project>-<job>`", read_by = "stages" }
 row { "scripts_base_dir", S, doc = "The scripts directory becomes `<base>/scripts-<project>-<job>`", read_by = "stages" }
+
+section.outro = "**Settings lunar does not use.** A setting accepted with no effect would be a lie, so each\n" ..
+  "GitLab Runner setting lunar has no use for is refused at load or warned about once per load\n" ..
+  "(on stderr, with the key and its `file:line`), saying why (the row's `unused` in\n" ..
+  "`lua/lunar/settings.lua`):"
+section.unused_list = true
 
 -- ---- derived --------------------------------------------------------------
 

@@ -47,6 +47,18 @@ T.quantity = {
   end,
 }
 
+-- A Go duration such as "5m" or "1m30s" (empty: not set).
+T.duration = {
+  name = 'a duration (e.g. "5m", "1m30s")',
+  check = function(v)
+    if type(v) ~= "string" then return "expected a duration string such as \"5m\", got " .. describe(v) end
+    if v == "" then return nil end
+    if not require("lunar.stages.drivers").duration(v) then
+      return string.format('"%s" is not a duration (e.g. "5m", "1m30s")', v)
+    end
+  end,
+}
+
 -- A regular expression for the *_overwrite_allowed gates (anchored by lunar).
 T.regex = {
   name = "a regular expression",

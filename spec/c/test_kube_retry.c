@@ -29,20 +29,40 @@ static void test_what_is_retried(void) {
 
 static void test_policy_defaults_like_gitlab_runner(void) {
   lunar_kube_retry_policy p;
-  lunar_kube_retry_policy_init(&p, 0, 0);
+  lunar_kube_retry_policy_init(&p, 0, 0, NULL, 0);
   CHECK_INT(p.limit, 5);
   CHECK_INT(p.backoff_max_ms, 2000);
-  lunar_kube_retry_policy_init(&p, -3, 100);
+  lunar_kube_retry_policy_init(&p, -3, 100, NULL, 0);
   CHECK_INT(p.limit, 5);
   CHECK_INT(p.backoff_max_ms, 500);
-  lunar_kube_retry_policy_init(&p, 2, 10000);
+  lunar_kube_retry_policy_init(&p, 2, 10000, NULL, 0);
   CHECK_INT(p.limit, 2);
   CHECK_INT(p.backoff_max_ms, 10000);
 }
 
+/* retry_limits: an error whose message holds a listed text is retried up to
+ * that many attempts, whatever its class; the longest matching text wins. */
+static void test_retry_limits_by_message(void) {
+  lunar_kube_retry_limit by[] = {{"the object has been modified", 3},
+                                 {"connection refused", 8},
+                                 {"refused", 2},
+                                 {"", 9}};
+  lunar_kube_retry_policy p;
+  CHECK_INT(lunar_kube_retry_policy_init(&p, 5, 0, by, 4), 0);
+  CHECK_INT(p.nby_message, 3); /* the empty text is left out */
+  CHECK_INT(lunar_kube_retry_attempts(&p, 0, "Operation cannot be fulfilled on pods \"p\": the object has been modified"), 3);
+  CHECK_INT(lunar_kube_retry_attempts(&p, 1, "Failed to connect to x port 6443: connection refused"), 8);
+  CHECK_INT(lunar_kube_retry_attempts(&p, 0, "admission webhook refused the pod"), 2);
+  CHECK_INT(lunar_kube_retry_attempts(&p, 1, "Internal error occurred"), 5); /* retry_limit */
+  CHECK_INT(lunar_kube_retry_attempts(&p, 0, "pods \"p\" not found"), 1);
+  CHECK_INT(lunar_kube_retry_attempts(&p, 0, NULL), 1);
+  lunar_kube_retry_policy_free(&p);
+  lunar_kube_retry_policy_free(&p); /* idempotent */
+}
+
 static void test_backoff_doubles_with_jitter_up_to_the_max(void) {
   lunar_kube_retry_policy p;
-  lunar_kube_retry_policy_init(&p, 5, 2000);
+  lunar_kube_retry_policy_init(&p, 5, 2000, NULL, 0);
   /* attempt n waits between half and all of min(500 * 2^(n-1), max) */
   CHECK_INT(lunar_kube_retry_delay(&p, 1, -1, 0), 250);
   CHECK_INT(lunar_kube_retry_delay(&p, 1, -1, 250), 500);
@@ -59,7 +79,7 @@ static void test_backoff_doubles_with_jitter_up_to_the_max(void) {
 
 static void test_retry_after_is_honoured_and_capped(void) {
   lunar_kube_retry_policy p;
-  lunar_kube_retry_policy_init(&p, 5, 2000);
+  lunar_kube_retry_policy_init(&p, 5, 2000, NULL, 0);
   CHECK_INT(lunar_kube_retry_delay(&p, 1, 3000, 0), 3000);  /* longer than the backoff */
   CHECK_INT(lunar_kube_retry_delay(&p, 1, 0, 0), 250);      /* "0": the backoff still applies */
   CHECK_INT(lunar_kube_retry_delay(&p, 1, 3600000, 0), LUNAR_KUBE_RETRY_AFTER_MAX_MS);
@@ -98,6 +118,7 @@ static void test_log_timestamps(void) {
 int main(void) {
   RUN(test_what_is_retried);
   RUN(test_policy_defaults_like_gitlab_runner);
+  RUN(test_retry_limits_by_message);
   RUN(test_backoff_doubles_with_jitter_up_to_the_max);
   RUN(test_retry_after_is_honoured_and_capped);
   RUN(test_log_timestamps);

@@ -132,6 +132,43 @@ describe("lunar.runner", function()
     end)
   end
 
+  describe("GitLab Runner settings lunar does not use", function()
+    -- what H.load writes to stderr
+    local function load_capturing(src)
+      local lines, real = {}, io.stderr
+      io.stderr = { write = function(self, ...) for _, s in ipairs { ... } do lines[#lines + 1] = s end return self end }
+      local ok, r, err, path = pcall(H.load, src)
+      io.stderr = real
+      assert(ok, r)
+      return r, err, path, table.concat(lines)
+    end
+
+    it("refuses namespace_per_job, saying why, with file:line", function()
+      for _, case in ipairs {
+        { "namespace_per_job = true", "kubernetes.namespace_per_job: lunar does not support this setting: lunar follows all its Pods with one watch in one namespace" },
+      } do
+        local r, err, path = H.load(file("    namespace_ok = nil,\n    " .. case[1]))
+        assert.is_nil(r)
+        assert.truthy(err:find(path .. ":6: " .. case[2], 1, true), "got: " .. tostring(err))
+      end
+      local r, err = H.load(file("namespace_per_job = false"))
+      assert.is_nil(err)
+      assert.truthy(r)
+    end)
+
+    it("warns once per load about poll_interval (lunar watches), naming file:line", function()
+      local r, err, path, stderr = load_capturing(file("    namespace = \"ci\",\n    poll_interval = 3, poll_timeout = 60"))
+      assert.is_nil(err)
+      assert.truthy(r)
+      local want = path .. ":6: kubernetes.poll_interval: warning: has no effect in lunar: lunar follows the Pod through one watch"
+      assert.truthy(stderr:find(want, 1, true), "stderr: " .. stderr)
+      local _, n = stderr:gsub("poll_interval", "")
+      assert.equal(1, n)
+      _, _, _, stderr = load_capturing(file('namespace = "ci"'))
+      assert.equal("", stderr)
+    end)
+  end)
+
   it("reports every problem at once, in line order", function()
     local _, err, path = H.load(file([[
     cpu_limit = "x",

@@ -98,7 +98,7 @@ describe("lunar doctor", function()
     assert.matches("ok       tls: the API server's certificate is trusted (CA " .. d.ca_file .. "); Kubernetes v1.30", out, 1, true)
     assert.matches("ok       identity: the API server sees " .. d.admin_user .. "\n", out, 1, true)
     assert.matches("ok       namespace: namespace ci exists\n", out, 1, true)
-    assert.matches("ok       permissions: all 10 permissions lunar uses are granted in namespace ci\n", out, 1, true)
+    assert.matches("ok       permissions: all 12 permissions lunar uses are granted in namespace ci\n", out, 1, true)
     -- the double's admin may do anything: a least-privilege warning, not a failure
     assert.matches("warning  permissions: " .. d.admin_user .. " may also create pods/exec, which lunar never uses", out, 1, true)
     assert.matches("ok       probe: a Pod with alpine:3.20, [^\n]*gitlab%-runner%-helper[^\n]* started in %d+ s\n", out)
@@ -155,7 +155,7 @@ describe("lunar doctor", function()
     local p = by.permissions
     assert.equal("problem", p.status)
     assert.equal("system:serviceaccount:ci:restricted cannot create pods, delete pods, patch pods, create secrets, "
-      .. "get secrets, list events in namespace ci", p.message)
+      .. "get secrets, get serviceaccounts, create poddisruptionbudgets, list events in namespace ci", p.message)
     local role = assert(lunar.yaml.decode(p.fix:match("%-%-%-\n(.-)%-%-%-\n")))
     assert.equal("Role", role.kind)
     assert.equal("ci", role.metadata.namespace)

@@ -50,6 +50,29 @@ describe("lunar.kube under faults", function()
     assert.equal(3, #requests_to(d, "/pods$", "GET"))
   end)
 
+  it("retries errors named by retry_limits, as often as they say (GitLab Runner's retry_limits)", function()
+    local rule = { method = "GET", path = "/pods$", error = 409, message = "the object has been modified", times = 2 }
+    S.faults(d, { rules = { rule } })
+    local plain = S.client(d)
+    local ok, _, status = plain:list("pods")
+    assert.is_nil(ok) -- a 409 is final by default
+    assert.equal(409, status)
+    S.faults(d, { rules = { rule } })
+    S.clear_requests(d)
+    local cc = S.client(d, { retry_limits = { ["object has been modified"] = 3 } })
+    assert(cc:list("pods"))
+    assert.same({ 409, 409, 200 }, (function()
+      local out = {}
+      for _, r in ipairs(requests_to(d, "/pods$", "GET")) do out[#out + 1] = r.status end
+      return out
+    end)())
+    S.faults(d, { rules = { rule } })
+    local short = S.client(d, { retry_limits = { ["object has been modified"] = 2, ["modified"] = 1 } })
+    ok, _, status = short:list("pods") -- the longest matching text counts: 2 attempts
+    assert.is_nil(ok)
+    assert.equal(409, status)
+  end)
+
   it("waits as long as a 429's Retry-After says", function()
     S.faults(d, { rules = { { method = "GET", path = "/pods$", error = 429, retry_after = 1, times = 1 } } })
     assert(c:list("pods"))

@@ -179,6 +179,20 @@ containers:
     assert.same({ "build", "helper" }, names(out.containers))
   end)
 
+  it("keeps a $patch that Kubernetes does not apply as a plain key, as kubectl patch --local does", function()
+    -- tolerations and args are replaced whole: no directive applies inside them
+    local s = spec()
+    s.tolerations = { { key = "a", operator = "Exists" } }
+    local out = assert(P.apply(s, { patch = "tolerations: [{$patch: delete, key: b}]" }))
+    assert.same({ { ["$patch"] = "delete", key = "b" } }, out.tolerations)
+    -- a new item of a keyed list is added as written, directives inside included
+    out = assert(apply { patch = "containers: [{name: new, image: nn, env: [{$patch: replace}, {name: X}]}]" })
+    assert.same({ { ["$patch"] = "replace" }, { name = "X" } }, out.containers[1].env)
+    -- where Kubernetes applies it, it is a directive: nothing of it is left
+    out = assert(apply { patch = "containers: [{name: build, env: [{$patch: replace}, {name: X}]}]" })
+    assert.same({ { name = "X" } }, out.containers[1].env)
+  end)
+
   it("applies JSON text and Lua tables of each type", function()
     local out = assert(apply { patch_type = "merge", patch = '{"hostname": "ci"}' })
     assert.equal("ci", out.hostname)

@@ -45,9 +45,10 @@ describe("per-job overwrites", function()
       assert.is_nil(r.kubernetes.bearer_token)
     end)
 
-    it("is ignored for namespace_per_job, which uses ci-job-<id>", function()
-      local pod = assert(H.render({ namespace_per_job = true, namespace_overwrite_allowed = ".*" }, job { KUBERNETES_NAMESPACE_OVERWRITE = "x" }))
-      assert.equal("ci-job-918273", pod.metadata.namespace)
+    it("has no namespace_per_job to yield to: lunar refuses that setting at load", function()
+      local ok, err = pcall(H.render, { namespace_per_job = true, namespace_overwrite_allowed = ".*" }, job { KUBERNETES_NAMESPACE_OVERWRITE = "x" })
+      assert.is_false(ok)
+      assert.matches("kubernetes.namespace_per_job: lunar does not support this setting", tostring(err), 1, true)
     end)
   end)
 

@@ -289,6 +289,27 @@ describe("the Pod", function()
       assert.equal("ClusterFirst", pod.spec.dnsPolicy)
     end)
 
+    it("takes the helper's architecture and OS from the runner's machine with helper_image_autoset_arch_and_os", function()
+      local machines = { x86_64 = "x86_64", amd64 = "x86_64", aarch64 = "arm64", arm64 = "arm64", s390x = "s390x", ppc64le = "ppc64le" }
+      local p = io.popen("uname -m")
+      local arch = machines[p:read("l")] or "x86_64"
+      p:close()
+      local selector = { ["kubernetes.io/arch"] = arch == "arm64" and "s390x" or "arm64", ["kubernetes.io/os"] = "windows" }
+      local pod = render { node_selector = selector, helper_image_autoset_arch_and_os = true }
+      assert.matches("gitlab%-runner%-helper:" .. arch .. "%-v[%d.]+$", H.container(pod, "helper").image)
+      pod = render { node_selector = selector }
+      assert.not_matches("gitlab%-runner%-helper:" .. arch .. "%-v[%d.]+$", H.container(pod, "helper").image)
+    end)
+
+    it("drops a $patch that Kubernetes kept as a plain key from the Pod, with a warning", function()
+      local pod, warnings = render { node_tolerations = { ["a=b"] = "NoSchedule" }, pod_spec = {
+        { patch = "tolerations: [{$patch: delete, key: b}]" } } }
+      -- what GitLab Runner creates, and what the API server stores: the key is gone, the rest stays
+      assert.same({ { key = "b" } }, pod.spec.tolerations)
+      assert.truthy(table.concat(warnings, "\n"):find(
+        "pod_spec: spec.tolerations[0].$patch is not applied there", 1, true), table.concat(warnings, "\n"))
+    end)
+
     it("picks the Windows helper image from the node selector", function()
       local pod = render { node_selector = { ["kubernetes.io/os"] = "windows", ["node.kubernetes.io/windows-build"] = "10.0.20348" } }
       assert.matches("gitlab%-runner%-helper:x86_64%-v[%d.]+%-servercore21H2$", H.container(pod, "helper").image)

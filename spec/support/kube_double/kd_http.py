@@ -13,7 +13,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import kd_status as S
-from kd_store import (RESOURCES, Expired, parse_label_selector, match_labels, parse_field_selector, match_fields,
+from kd_store import (RESOURCES, GROUP_VERSIONS, api_version, Expired, parse_label_selector, match_labels, parse_field_selector, match_fields,
                       encode_continue, decode_continue, object_key, rfc3339_nano, parse_rfc3339)
 
 ADMIN_USER = "system:serviceaccount:ci:lunar"
@@ -369,15 +369,20 @@ class Handler(BaseHTTPRequestHandler):
                 raise S.method_not_supported("selfsubjectaccessreviews.authorization.k8s.io", _verb_word(m))
             return self.ssar()
         parts = [urllib.parse.unquote(x) for x in p.strip("/").split("/")]
-        if parts[:2] != ["api", "v1"] or len(parts) < 3:
+        if parts[:2] == ["api", "v1"] and len(parts) >= 3:
+            version, rest = "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 4 and "/".join(parts[1:3]) in GROUP_VERSIONS.values():
+            version, rest = "/".join(parts[1:3]), parts[3:]
+        else:
             raise S.unknown_path()
-        rest = parts[2:]
         ns = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             ns, rest = rest[1], rest[2:]
             if rest[0] not in RESOURCES or not RESOURCES[rest[0]][1]:
                 raise S.unknown_path()
         elif rest[0] not in RESOURCES:
+            raise S.unknown_path()
+        if api_version(rest[0]) != version:
             raise S.unknown_path()
         resource = rest[0]
         name = rest[1] if len(rest) > 1 else None
@@ -467,7 +472,7 @@ class Handler(BaseHTTPRequestHandler):
                 out.append(r if r.get("kind") != "Status" else o)
             except S.ApiError:
                 pass
-        return self.send_json(200, {"kind": RESOURCES[resource][0] + "List", "apiVersion": "v1",
+        return self.send_json(200, {"kind": RESOURCES[resource][0] + "List", "apiVersion": api_version(resource),
                                     "metadata": {"resourceVersion": str(d.store.rv)},
                                     "items": [_item(o) for o in out]})
 
@@ -550,7 +555,7 @@ class Handler(BaseHTTPRequestHandler):
             md["continue"] = encode_continue(rv, object_key(items[-1]))
             if not terms and not fterms:
                 md["remainingItemCount"] = rest
-        self.send_json(200, {"kind": RESOURCES[resource][0] + "List", "apiVersion": "v1", "metadata": md,
+        self.send_json(200, {"kind": RESOURCES[resource][0] + "List", "apiVersion": api_version(resource), "metadata": md,
                              "items": [_item(o) for o in items]})
 
     def do_watch(self, resource, ns, ok):
@@ -785,6 +790,8 @@ VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update
 def discovery_core():
     res = []
     for r, (kind, namespaced) in RESOURCES.items():
+        if r in GROUP_VERSIONS:
+            continue
         res.append({"name": r, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
                     "verbs": VERBS if r != "namespaces" else [v for v in VERBS if v != "deletecollection"]})
         if r == "pods":

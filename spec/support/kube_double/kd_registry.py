@@ -12,7 +12,7 @@ import time
 import uuid
 
 import kd_status as S
-from kd_store import RESOURCES, rfc3339, merge_patch, json_patch, strategic_merge_patch, PatchFailed
+from kd_store import RESOURCES, api_version, rfc3339, merge_patch, json_patch, strategic_merge_patch, PatchFailed
 
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -641,7 +641,8 @@ class Registry:
 
 def _ordered(obj, kind):
     """kind, apiVersion, metadata, then the rest in the order given: as the apiserver serialises."""
-    out = {"kind": kind, "apiVersion": "v1", "metadata": obj["metadata"]}
+    version = next((api_version(r) for r, (k, _) in RESOURCES.items() if k == kind), "v1")
+    out = {"kind": kind, "apiVersion": version, "metadata": obj["metadata"]}
     for k, v in obj.items():
         if k not in out:
             out[k] = v

@@ -22,7 +22,15 @@ RESOURCES = {
     "configmaps": ("ConfigMap", True),
     "events": ("Event", True),
     "serviceaccounts": ("ServiceAccount", True),
+    "poddisruptionbudgets": ("PodDisruptionBudget", True),
 }
+
+# Resources outside the core group: resource -> groupVersion (served under /apis/<groupVersion>).
+GROUP_VERSIONS = {"poddisruptionbudgets": "policy/v1"}
+
+
+def api_version(resource):
+    return GROUP_VERSIONS.get(resource, "v1")
 
 
 # ----------------------------------------------------------------------------
