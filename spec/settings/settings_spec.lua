@@ -6,6 +6,7 @@ local settings = require "lunar.settings"
 local overwrites = require "lunar.overwrites"
 local render = require "lunar.render"
 local H = require "helper"
+local T = require "lunar.types"
 
 local function read(path) return H.read(H.root .. "/" .. path) end
 
@@ -77,6 +78,53 @@ describe("the setting rows", function()
       assert.equal(settings.by_key.runner[key].default, s[key], key)
     end
     assert.equal(settings.by_key.kubernetes.request_timeout.default, s.kubernetes.request_timeout)
+  end)
+end)
+
+describe("a setting lunar does not use", function()
+  local config = require "lunar.config"
+  local SAMPLE = { [T.bool] = true, [T.int] = 5 }
+
+  it("is refused or warned about at load, naming the key, its file:line and why", function()
+    local seen = 0
+    for _, r in ipairs(settings.rows) do
+      local u = r.unused
+      if u and u.action then
+        seen = seen + 1
+        local value = SAMPLE[r.type] or {}
+        local src = string.format("local lunar = require 'lunar'\nreturn lunar.runner {\n  kubernetes = {\n    %s = %s,\n  },\n}\n",
+          r.key, type(value) == "table" and "{}" or tostring(value))
+        if u.action == "refuse" then
+          local runner, err, path = H.load(src)
+          assert.is_nil(runner, r.key)
+          assert.matches(path:match("[^/]+$") .. ":4: kubernetes." .. r.key .. ": lunar does not support this setting: ", err, 1, true)
+          assert.matches(u.why, err, 1, true)
+        else
+          local fails = {}
+          local k = {}
+          k[r.key] = value
+          local warnings = config.unused({ kubernetes = k }, function(p, m) fails[#fails + 1] = p .. m end,
+            function() return "runner.lua:4" end)
+          assert.same({}, fails)
+          assert.same({ "runner.lua:4: kubernetes." .. r.key .. ": warning: has no effect in lunar: " .. u.why }, warnings)
+        end
+      end
+    end
+    assert.is_true(seen >= 2)
+  end)
+
+  it("says nothing when set to the value that means off", function()
+    local k = { namespace_per_job = false }
+    assert.same({}, config.unused({ kubernetes = k }, error, function() return "x" end))
+  end)
+end)
+
+describe("a duration setting", function()
+  it("is checked at load (lunar check), not first at lunar run", function()
+    local runner, err = H.load("local lunar = require 'lunar'\nreturn lunar.runner {\n  kubernetes = { cleanup_resources_timeout = \"5 minutes\" },\n}\n")
+    assert.is_nil(runner)
+    assert.matches(':3: kubernetes.cleanup_resources_timeout: "5 minutes" is not a duration', err, 1, true)
+    assert.truthy(H.load("local lunar = require 'lunar'\nreturn lunar.runner { kubernetes = { cleanup_resources_timeout = \"1m30s\" } }\n"))
   end)
 end)
 
