@@ -1,7 +1,7 @@
 /* A small stand-in for libFuzzer's main, built with gcc: what `make test` and
  * `make fuzz` run for every target of spec/fuzz/.
  *
- *   fuzz_<target> [options] CORPUS_DIR...
+ *   fuzz_<target> [options] CORPUS_DIR_OR_FILE...
  *     -seconds=N     mutate for N seconds after the replay (default 0)
  *     -runs=N        stop the mutation loop after N inputs (default: no limit,
  *                    or 0 when -seconds is not given either)
@@ -25,6 +25,7 @@
  * stderr and exits non-zero.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -165,6 +166,7 @@ static void on_signal(int sig) {
 /* ---- leaks: count allocations during one input ---------------------------- */
 
 static volatile long mallocs, frees;
+static long leak_checks;
 static void on_malloc(const volatile void *p, size_t n) {
   (void)p;
   (void)n;
@@ -225,8 +227,16 @@ static int by_name(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every regular file of dir, in name order (so runs are repeatable). */
+/* Every regular file of dir, in name order (so runs are repeatable); a file
+ * given instead of a directory is that one input (replaying a failure). */
 static void load_dir(const char *dir, pool *pl) {
+  struct stat ds;
+  buf one;
+  if (stat(dir, &ds) == 0 && S_ISREG(ds.st_mode) && read_file(dir, &one) == 0) {
+    pool_add(pl, one.p, one.n);
+    free(one.p);
+    return;
+  }
   DIR *d = opendir(dir);
   if (!d) {
     fprintf(stderr, "%s: cannot open corpus %s: %s\n", target, dir, strerror(errno));
@@ -446,8 +456,8 @@ static void run_one(const uint8_t *p, size_t n) {
   alarm(0);
   /* Allocated more than freed: see whether anything is unreachable now.
    * (Caches that stay reachable are not leaks and are not reported.) */
-  if (__lsan_do_recoverable_leak_check && mallocs - m0 > frees - f0 + 1 &&
-      __lsan_do_recoverable_leak_check()) {
+  if (__lsan_do_recoverable_leak_check && mallocs - m0 > frees - f0 &&
+      (leak_checks++, __lsan_do_recoverable_leak_check())) {
     save_failure("leak");
     _exit(71);
   }
@@ -493,6 +503,12 @@ int main(int argc, char **argv) {
   if (max_len < 16) max_len = 16;
 
   if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(on_death);
+  /* gcc links UBSan as a library of its own with its own copy of the hook */
+  void *ubsan = dlopen("libubsan.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (ubsan) {
+    void (*set)(void (*)(void)) = (void (*)(void (*)(void)))dlsym(ubsan, "__sanitizer_set_death_callback");
+    if (set) set(on_death);
+  }
   if (__sanitizer_install_malloc_and_free_hooks) __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
   signal(SIGALRM, on_signal);
   signal(SIGSEGV, on_signal);
@@ -547,6 +563,7 @@ int main(int argc, char **argv) {
   fprintf(stderr, "%s: %lld mutated inputs in %.1f s (%.0f/s), seed %llu", target, done, t2 - t1,
           t2 > t1 ? (double)done / (t2 - t1) : 0.0, seed);
   if (cov_seen) fprintf(stderr, ", %zu edges, %zu inputs added", cov_edges(), added);
+  if (leak_checks) fprintf(stderr, ", %ld leak checks", leak_checks);
   fprintf(stderr, "\n");
   free(work);
   for (size_t i = 0; i < corpus.n; i++) free(corpus.items[i].p);
