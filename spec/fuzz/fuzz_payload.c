@@ -6,8 +6,6 @@
 #include "fuzz.h"
 #include "lua_common.h"
 
-static lua_State *L;
-
 static const char setup[] =
     "local LUNAR_SOURCE_DIR = '" LUNAR_SOURCE_DIR "'\n"
     "local lunar = require 'lunar'\n"
@@ -84,13 +82,4 @@ static const char setup[] =
     "  end\n"
     "end\n";
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc, (void)argv;
-  L = fuzz_lua_state(setup);
-  return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  fuzz_lua_call(L, data, size);
-  return 0;
-}
+FUZZ_LUA_TARGET(setup)

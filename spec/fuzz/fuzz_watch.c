@@ -4,17 +4,6 @@
 #include "kube/watch.h"
 #include "stream_double.h"
 
-static lunar_loop *loop;
-static lunar_kube_client *client;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc, (void)argv;
-  lunar_error err;
-  if (dbl_start() || lunar_loop_new(&loop, &err)) abort();
-  client = dbl_client(loop, 1);
-  return 0;
-}
-
 typedef struct state {
   int done, events;
 } state;

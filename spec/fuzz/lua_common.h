@@ -54,4 +54,18 @@ static inline void fuzz_lua_call(lua_State *L, const uint8_t *data, size_t size)
   lua_gc(L, LUA_GCCOLLECT);
 }
 
+/* The entry points of a target whose whole work is the setup's function
+ * called with the input. */
+#define FUZZ_LUA_TARGET(setup)                                             \
+  static lua_State *L;                                                     \
+  int LLVMFuzzerInitialize(int *argc, char ***argv) {                      \
+    (void)argc, (void)argv;                                                \
+    L = fuzz_lua_state(setup);                                             \
+    return 0;                                                              \
+  }                                                                        \
+  int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {           \
+    fuzz_lua_call(L, data, size);                                          \
+    return 0;                                                              \
+  }
+
 #endif

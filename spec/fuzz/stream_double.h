@@ -162,6 +162,19 @@ static lunar_kube_client *dbl_client(lunar_loop *loop, int retries) {
   return c;
 }
 
+static lunar_loop *loop;
+static lunar_kube_client *client;
+
+/* Both stream targets: the double, a loop and a client that does not retry
+ * (a retry waits at least 500 ms: the fuzz loop would crawl). */
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc, (void)argv;
+  lunar_error err;
+  if (dbl_start() || lunar_loop_new(&loop, &err)) abort();
+  client = dbl_client(loop, 1);
+  return 0;
+}
+
 /* Runs the loop until *done is set. */
 static void dbl_run(lunar_loop *loop, const int *done) {
   lunar_error err;
