@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test test-fast test-asan demo bench docs clean
+.PHONY: all deps build test test-fast test-asan fuzz demo bench docs clean
 
 all: build
 
@@ -29,6 +29,11 @@ test-asan:
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
+# Long fuzzing runs, coverage-guided, under ASan+UBSan (build-fuzz/):
+# FUZZ_SECONDS per target (default 60), FUZZ_TARGETS to pick some.
+fuzz:
+	@bash scripts/fuzz.sh
+
 demo: deps build
 	@bash scripts/demo.sh $(BUILD)/lunar
 
@@ -41,4 +46,4 @@ bench: build
 	@bash bench/run.sh $(BUILD)/lunar
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

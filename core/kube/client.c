@@ -241,7 +241,8 @@ static int append(lunar_kube_call *call, const char *data, size_t n) {
 }
 
 static int emit_line(lunar_kube_call *call) {
-  int stop = call->on_line(call->buf, call->len, call->line_ud);
+  /* an empty first line has no buffer yet: still a NUL-terminated string */
+  int stop = call->on_line(call->buf ? call->buf : "", call->len, call->line_ud);
   call->len = 0;
   if (call->buf) call->buf[0] = '\0';
   if (stop) call->stopped = 1;

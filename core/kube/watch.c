@@ -62,11 +62,14 @@ static void end(lunar_kube_watch *w, int rc, const lunar_error *err) {
   watch_free(w);
 }
 
-static void key_of(json_t *obj, char *buf, size_t size) {
+/* "namespace/name", whole however long the server made them (a cut key would
+ * lose its '/' and mix objects up); NULL when out of memory. Caller frees. */
+static char *key_of(json_t *obj) {
   json_t *md = json_object_get(obj, "metadata");
   const char *ns = json_string_value(json_object_get(md, "namespace"));
   const char *name = json_string_value(json_object_get(md, "name"));
-  snprintf(buf, size, "%s/%s", ns ? ns : "", name ? name : "");
+  char *key;
+  return asprintf(&key, "%s/%s", ns ? ns : "", name ? name : "") < 0 ? NULL : key;
 }
 
 static const char *rv_of(json_t *obj) {
@@ -80,10 +83,12 @@ static void set_rv(lunar_kube_watch *w, const char *rv) {
 
 /* Reports one event and keeps `known` in step; returns nonzero to stop. */
 static int report(lunar_kube_watch *w, const char *type, json_t *obj) {
-  char key[600];
-  key_of(obj, key, sizeof key);
-  if (strcmp(type, "DELETED") == 0) json_object_del(w->known, key);
+  char *key = key_of(obj);
+  if (!key) {
+    /* not kept: a later list reports it again as ADDED */
+  } else if (strcmp(type, "DELETED") == 0) json_object_del(w->known, key);
   else json_object_set_new(w->known, key, json_string(rv_of(obj)));
+  free(key);
   if (w->on_event(type, obj, w->ud)) w->stopped = 1;
   return w->stopped;
 }
@@ -102,17 +107,17 @@ static void on_listed(int rc, const lunar_kube_response *res, const lunar_error 
   w->known = json_object();
   size_t i;
   json_t *item;
-  char key[600];
   json_array_foreach(items, i, item) {
-    key_of(item, key, sizeof key);
+    char *key = key_of(item);
+    if (!key) continue;
     const char *old = json_string_value(json_object_get(before, key));
     const char *type = !old ? "ADDED" : strcmp(old, rv_of(item)) != 0 ? "MODIFIED" : NULL;
     json_object_del(before, key);
-    if (type) {
-      if (report(w, type, item)) break;
-    } else {
-      json_object_set_new(w->known, key, json_string(rv_of(item)));
-    }
+    int stop = 0;
+    if (type) stop = report(w, type, item);
+    else json_object_set_new(w->known, key, json_string(rv_of(item)));
+    free(key);
+    if (stop) break;
   }
   /* What was known and is not listed any more was deleted meanwhile. */
   const char *k;

@@ -1,5 +1,6 @@
 #include "util/glob.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,69 +27,96 @@ static int match_class(const char *p, char c, const char **end) {
   return hit != negate;
 }
 
-/* End of the `{...}` group starting at p ('{'), or NULL when unclosed. */
-static const char *group_end(const char *p) {
-  int depth = 0;
-  for (; *p; p++) {
-    if (*p == '\\' && p[1]) p++;
-    else if (*p == '{') depth++;
-    else if (*p == '}' && --depth == 0) return p;
-  }
-  return NULL;
-}
+/* The matcher works on positions in the pattern as written: an alternative
+ * ends where its `,` or the group's `}` is reached, and matching goes on after
+ * that group's `}`. So (pattern position, name position) is the whole state,
+ * and a failure found once from a state where matching restarts (the start,
+ * a star, after a star, an alternative) is remembered: however many `*`,
+ * `**` and groups a pattern has, the work stays polynomial in the lengths
+ * (plain backtracking was exponential: `*a*a*a*a*a*a*a*a*b` against a long
+ * name of a's ran for minutes). */
+typedef struct glob {
+  const char *p, *s;
+  size_t np, ns;
+  int *owner;             /* for `,` and `}` of a group: the position of its `{`; else -1 */
+  int *close;             /* for `{`: the position of its `}` */
+  int *row;               /* the memo row of a position where matching may restart; else -1 */
+  size_t rows;
+  unsigned char *failed;  /* bit (row * (ns + 1) + si): no match from that state */
+} glob;
 
-static int match(const char *p, const char *s);
-
-/* Tries each alternative of the group at p followed by the rest of the
- * pattern. */
-static int match_group(const char *p, const char *s) {
-  const char *close = group_end(p); /* well_formed() checked it exists */
-  const char *alt = p + 1;
-  size_t rest_len = strlen(close + 1);
-  while (alt <= close) {
-    /* find the end of this alternative at depth 0 */
-    const char *q = alt;
-    int depth = 0;
-    for (; q < close; q++) {
-      if (*q == '\\' && q[1]) q++;
-      else if (*q == '{') depth++;
-      else if (*q == '}') depth--;
-      else if (*q == ',' && depth == 0) break;
+/* Fills owner/close; 0, or -1 when a `[` or `{` is not closed. Classes are
+ * skipped whole, so `,` `{` `}` inside them are class characters. */
+static int scan(glob *g) {
+  int *stack = malloc((g->np + 1) * sizeof *stack), depth = 0, ok = stack != NULL;
+  for (size_t i = 0; i <= g->np; i++) g->owner[i] = -1, g->close[i] = -1, g->row[i] = -1;
+  g->row[0] = (int)g->rows++;
+  for (size_t i = 0; ok && i < g->np; i++) {
+    const char *c = g->p + i, *end;
+    if (*c == '\\' && c[1]) {
+      i++;
+    } else if (*c == '[') {
+      ok = match_class(c + 1, '\0', &end) != BAD;
+      if (ok) i = (size_t)(end - g->p) - 1;
+    } else if (*c == '*') {
+      /* the star and what follows its run: where the star's loop restarts */
+      if (g->row[i] < 0) g->row[i] = (int)g->rows++;
+      while (i + 1 < g->np && g->p[i + 1] == '*') i++;
+      if (g->row[i + 1] < 0) g->row[i + 1] = (int)g->rows++;
+    } else if (*c == '{') {
+      stack[depth++] = (int)i;
+      if (g->row[i + 1] < 0) g->row[i + 1] = (int)g->rows++;
+    } else if (*c == ',' && depth) {
+      g->owner[i] = stack[depth - 1];
+      if (g->row[i + 1] < 0) g->row[i + 1] = (int)g->rows++;
+    } else if (*c == '}' && depth) {
+      int open = stack[--depth];
+      g->owner[i] = open;
+      g->close[open] = (int)i;
     }
-    size_t alen = (size_t)(q - alt);
-    char *buf = malloc(alen + rest_len + 1);
-    if (!buf) return 0;
-    memcpy(buf, alt, alen);
-    memcpy(buf + alen, close + 1, rest_len + 1);
-    int r = match(buf, s);
-    free(buf);
-    if (r != 0) return r;
-    alt = q + 1;
   }
-  return 0;
+  free(stack);
+  return ok && depth == 0 ? 0 : -1;
 }
 
-static int match(const char *p, const char *s) {
+static int is_failed(const glob *g, size_t pi, size_t si) {
+  if (g->row[pi] < 0) return 0;
+  size_t k = (size_t)g->row[pi] * (g->ns + 1) + si;
+  return g->failed[k / 8] >> (k % 8) & 1;
+}
+
+static void set_failed(glob *g, size_t pi, size_t si) {
+  if (g->row[pi] < 0) return;
+  size_t k = (size_t)g->row[pi] * (g->ns + 1) + si;
+  g->failed[k / 8] |= (unsigned char)(1u << (k % 8));
+}
+
+static int match_at(glob *g, size_t pi, size_t si);
+
+/* Every step from one state; returns 1 (match) or 0. */
+static int step(glob *g, size_t pi, size_t si) {
+  const char *p = g->p + pi, *s = g->s + si;
   for (;;) {
+    pi = (size_t)(p - g->p), si = (size_t)(s - g->s);
     switch (*p) {
     case '\0':
       return *s == '\0';
-    case '*':
-      if (p[1] == '*') {
-        while (*p == '*') p++;
-        /* `**` crosses segments: try every suffix of s */
-        for (const char *t = s;; t++) {
-          int r = match(p, t);
-          if (r != 0) return r;
-          if (!*t) return 0;
-        }
+    case '*': {
+      int cross = p[1] == '*';
+      size_t star = pi;
+      if (is_failed(g, star, si)) return 0;
+      while (*p == '*') p++;
+      size_t rest = (size_t)(p - g->p);
+      /* try every position the star may stop at; a later start that is
+       * already known to fail means every later one fails too */
+      for (size_t t = si;; t++) {
+        if (t > si && is_failed(g, star, t)) break;
+        if (match_at(g, rest, t)) return 1;
+        if (!g->s[t] || (!cross && g->s[t] == '/')) break;
       }
-      p++;
-      for (const char *t = s;; t++) {
-        int r = match(p, t);
-        if (r != 0) return r;
-        if (!*t || *t == '/') return 0;
-      }
+      set_failed(g, star, si);
+      return 0;
+    }
     case '?':
       if (!*s || *s == '/') return 0;
       p++, s++;
@@ -96,13 +124,26 @@ static int match(const char *p, const char *s) {
     case '[': {
       if (!*s || *s == '/') return 0;
       const char *end;
-      int r = match_class(p + 1, *s, &end);
-      if (r != 1) return r;
+      if (match_class(p + 1, *s, &end) != 1) return 0;
       p = end, s++;
       break;
     }
-    case '{':
-      return match_group(p, s);
+    case '{': {
+      /* each alternative: from after `{` and after each of its own `,` */
+      size_t close = (size_t)g->close[pi];
+      for (size_t q = pi; q < close; q++)
+        if ((q == pi || (g->p[q] == ',' && g->owner[q] == (int)pi)) && match_at(g, q + 1, si)) return 1;
+      return 0;
+    }
+    case ',':
+    case '}':
+      if (g->owner[pi] >= 0) { /* the end of an alternative: go on after its group */
+        p = g->p + g->close[g->owner[pi]] + 1;
+        break;
+      }
+      if (*p != *s) return 0;
+      p++, s++;
+      break;
     case '\\':
       if (p[1]) p++;
       /* fall through */
@@ -113,22 +154,30 @@ static int match(const char *p, const char *s) {
   }
 }
 
-/* A pattern is well formed when every `[` and `{` is closed. */
-static int well_formed(const char *p) {
-  for (; *p; p++) {
-    if (*p == '\\' && p[1]) p++;
-    else if (*p == '{' && !group_end(p)) return 0;
-    else if (*p == '[') {
-      const char *end;
-      if (match_class(p + 1, '\0', &end) == BAD) return 0;
-      p = end - 1;
-    }
-  }
-  return 1;
+static int match_at(glob *g, size_t pi, size_t si) {
+  if (is_failed(g, pi, si)) return 0;
+  if (step(g, pi, si)) return 1;
+  set_failed(g, pi, si);
+  return 0;
 }
 
 int lunar_glob_match(const char *pattern, const char *name, lunar_error *err) {
-  if (!well_formed(pattern))
-    return lunar_error_set(err, LUNAR_EINVAL, "pattern \"%s\" is malformed: a [ or { is not closed", pattern);
-  return match(pattern, name);
+  glob g = {.p = pattern, .s = name, .np = strlen(pattern), .ns = strlen(name)};
+  g.owner = malloc((g.np + 1) * sizeof *g.owner);
+  g.close = malloc((g.np + 1) * sizeof *g.close);
+  g.row = malloc((g.np + 1) * sizeof *g.row);
+  int rc;
+  if (!g.owner || !g.close || !g.row) {
+    rc = lunar_error_set(err, LUNAR_ENOMEM, "out of memory");
+  } else if (scan(&g) != 0) {
+    rc = lunar_error_set(err, LUNAR_EINVAL, "pattern \"%s\" is malformed: a [ or { is not closed", pattern);
+  } else {
+    g.failed = calloc((g.rows * (g.ns + 1) + 7) / 8, 1);
+    rc = g.failed ? match_at(&g, 0, 0) : lunar_error_set(err, LUNAR_ENOMEM, "out of memory");
+  }
+  free(g.failed);
+  free(g.owner);
+  free(g.close);
+  free(g.row);
+  return rc;
 }

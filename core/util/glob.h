@@ -11,7 +11,10 @@
 #include "util/error.h"
 
 /* 1 when `name` matches `pattern`, 0 when not, LUNAR_EINVAL (with a message
- * naming the pattern) when the pattern is malformed (an unclosed `[` or `{`). */
+ * naming the pattern) when the pattern is malformed (an unclosed `[` or `{`;
+ * `,` `{` `}` inside a class are class characters), LUNAR_ENOMEM. Time and
+ * memory are polynomial in the lengths whatever the pattern (one bit per name
+ * position for each `*` and alternative of the pattern). */
 int lunar_glob_match(const char *pattern, const char *name, lunar_error *err);
 
 #endif

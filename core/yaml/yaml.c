@@ -226,6 +226,34 @@ static int parser_error(yaml_parser_t *p, const char *name, lunar_error *err) {
                          p->problem ? p->problem : "invalid YAML");
 }
 
+/* Refuses nesting deeper than convert() takes before libyaml loads the whole
+ * document: its scanner is quadratic in the depth of unclosed flow
+ * collections (100,000 `[` took minutes), while the events stop at once. */
+static int check_nesting(const char *text, size_t len, const char *name, lunar_error *err) {
+  yaml_parser_t parser;
+  yaml_event_t ev;
+  int depth = 0, rc = LUNAR_OK, end = 0;
+  if (!yaml_parser_initialize(&parser)) return lunar_error_set(err, LUNAR_ENOMEM, "out of memory");
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  while (!end && rc == LUNAR_OK) {
+    if (!yaml_parser_parse(&parser, &ev)) {
+      rc = parser_error(&parser, name, err);
+      break;
+    }
+    if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+      if (++depth > MAX_DEPTH + 1)
+        rc = lunar_error_set(err, LUNAR_EINVAL, "%s:%zu:%zu: nesting too deep (more than %d levels)", name,
+                             ev.start_mark.line + 1, ev.start_mark.column + 1, MAX_DEPTH);
+    } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+      depth--;
+    }
+    end = ev.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
 int lunar_yaml_parse(const char *text, size_t len, const char *name, json_t **out,
                      lunar_error *err) {
   if (!name) name = "YAML";
@@ -233,6 +261,7 @@ int lunar_yaml_parse(const char *text, size_t len, const char *name, json_t **ou
   yaml_document_t doc, extra;
   int rc = LUNAR_OK, have_doc = 0, have_extra = 0;
   *out = NULL;
+  if ((rc = check_nesting(text, len, name, err)) != LUNAR_OK) return rc;
   if (!yaml_parser_initialize(&parser)) return lunar_error_set(err, LUNAR_ENOMEM, "out of memory");
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {

@@ -41,10 +41,34 @@ static void test_malformed_patterns_are_errors(void) {
   CHECK_INT(lunar_glob_match("{a,b", "a", &err), LUNAR_EINVAL);
 }
 
+/* Many stars or groups against a long name that almost matches: each
+ * (pattern position, name position) is tried once, so this answers at once
+ * (plain backtracking took minutes: found by spec/fuzz/fuzz_glob.c). */
+static void test_backtracking_stays_polynomial(void) {
+  char name[200], groups[400] = "";
+  memset(name, 'a', sizeof name - 1);
+  name[sizeof name - 1] = '\0';
+  CHECK_INT(m("*a*a*a*a*a*a*a*a*a*a*a*a*b", name), 0);
+  CHECK_INT(m("**a**a**a**a**a**a**a**a**a**b", name), 0);
+  for (int i = 0; i < 40; i++) strcat(groups, "{a,*,?}");
+  strcat(groups, "b");
+  CHECK_INT(m(groups, name), 0);
+  CHECK_INT(m("*a*a*a*a*a*a*a*a*a*a*a*a*a", name), 1);
+}
+
+/* A star that ends an alternative and the star after the group stay two
+ * single stars (they do not make a `**` that crosses segments). */
+static void test_stars_do_not_merge_across_a_group(void) {
+  CHECK_INT(m("{*}*", "a/b"), 0);
+  CHECK_INT(m("{*}*", "ab"), 1);
+}
+
 int main(void) {
   RUN(test_star_stays_in_one_segment);
   RUN(test_double_star_crosses_segments);
   RUN(test_classes_alternatives_and_escapes);
   RUN(test_malformed_patterns_are_errors);
+  RUN(test_backtracking_stays_polynomial);
+  RUN(test_stars_do_not_merge_across_a_group);
   return check_summary();
 }
