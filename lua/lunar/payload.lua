@@ -23,6 +23,7 @@ local null = lunar.json.null
 
 local function describe(v)
   if v == null then return "null" end
+  if type(v) == "table" and next(v) ~= nil and T.is_list(v) then return "a list" end
   return T.describe(v)
 end
 M.describe = describe
@@ -243,6 +244,7 @@ function M.validate(payload, name)
   local where, msg = check_payload(payload)
   if where then
     local p = spell(where)
+    if p == "" then return string.format("%s: %s", name, msg) end
     if msg:sub(1, 8) == "missing " then return string.format("%s: missing field %s %s", name, p, msg:sub(9)) end
     return string.format("%s: field %s: %s", name, p, msg)
   end

@@ -23,13 +23,15 @@ describe("a malformed payload", function()
       "missing field steps[0].script" },
     { "a script line that is not a string", function(j)
       j.steps = { { name = "script", script = { "ok", { "nested" } } } } end,
-      "field steps[0].script[1]: expected a string, got a table" },
+      "field steps[0].script[1]: expected a string, got a list" },
     { "a service variable value that is not a string", function(j)
       j.services = { { name = "redis" }, { name = "pg", variables = { { key = "A", value = 7 } } } } end,
       "field services[1].variables[0].value: expected a string, got number 7" },
     { "a registry credential without a username", function(j)
       j.credentials = { { type = "registry", url = "r.example", username = null, password = "p" } } end,
       "field credentials[0].username: expected a string, got null" },
+    { "a service that is a list", function(j) j.services = { { "redis" } } end,
+      "field services[0]: expected an object, got a list" },
     { "a project id that is null", function(j) j.job_info.project_id = null end,
       "field job_info.project_id: expected an integer, got null" },
     { "a port without a number", function(j) j.image.ports = { { protocol = "tcp" } } end,
@@ -57,6 +59,12 @@ describe("a malformed payload", function()
       assert.is_nil(msg:find("userdata", 1, true), msg)
     end)
   end
+
+  it("that is a JSON list is named as one, with no empty field path", function()
+    local ok, e = pcall(render.render_objects, H.runner(), { H.job() })
+    assert.is_false(ok)
+    assert.equal("job payload: expected an object, got a list", e.message)
+  end)
 
   it("takes an optional field sent as null as absent", function()
     local job = H.job()
