@@ -11,7 +11,7 @@
 #include "patch/podtypes.h"
 #include "patch/strategic.h"
 
-typedef int (*patch_fn)(const json_t *doc, const json_t *patch, const lunar_schema_type *type,
+typedef int (*patch_fn)(const json_t *doc, const json_t *patch, const lunar_podtype *type,
                         json_t **out, lunar_error *err);
 
 /* Converts argument `idx` into *out (a new reference). A value with no JSON
@@ -27,14 +27,14 @@ static json_t *arg_json(lua_State *L, int idx, const char *what, json_t *held) {
   return v;
 }
 
-static const lunar_schema_type *arg_kind(lua_State *L, int idx) {
+static const lunar_podtype *arg_kind(lua_State *L, int idx) {
   static const char *const kinds[] = {"PodSpec", "Pod", NULL};
-  return luaL_checkoption(L, idx, "PodSpec", kinds) == 0 ? lunar_patch_schema_podspec()
-                                                        : lunar_patch_schema_pod();
+  return luaL_checkoption(L, idx, "PodSpec", kinds) == 0 ? lunar_podtypes_podspec()
+                                                        : lunar_podtypes_pod();
 }
 
-static const char *root_of(const lunar_schema_type *type) {
-  return type == lunar_patch_schema_podspec() ? "spec" : NULL;
+static const char *root_of(const lunar_podtype *type) {
+  return type == lunar_podtypes_podspec() ? "spec" : NULL;
 }
 
 /* Pushes the result (and releases it), or nil and the message. */
@@ -50,7 +50,7 @@ static int push_result(lua_State *L, int rc, json_t *result, const lunar_error *
   return 1;
 }
 
-static int run(lua_State *L, patch_fn fn, const lunar_schema_type *type) {
+static int run(lua_State *L, patch_fn fn, const lunar_podtype *type) {
   json_t *doc = arg_json(L, 1, "doc", NULL);
   json_t *patch = lua_isnoneornil(L, 2) ? NULL : arg_json(L, 2, "patch", doc);
   if (!patch) {
@@ -65,19 +65,19 @@ static int run(lua_State *L, patch_fn fn, const lunar_schema_type *type) {
   return push_result(L, rc, result, &err);
 }
 
-static int do_merge(const json_t *doc, const json_t *patch, const lunar_schema_type *type,
+static int do_merge(const json_t *doc, const json_t *patch, const lunar_podtype *type,
                     json_t **out, lunar_error *err) {
   (void)type;
   return lunar_patch_merge(doc, patch, out, err);
 }
 
-static int do_json(const json_t *doc, const json_t *patch, const lunar_schema_type *type,
+static int do_json(const json_t *doc, const json_t *patch, const lunar_podtype *type,
                    json_t **out, lunar_error *err) {
   (void)type;
   return lunar_patch_json(doc, patch, out, err);
 }
 
-static int do_strategic(const json_t *doc, const json_t *patch, const lunar_schema_type *type,
+static int do_strategic(const json_t *doc, const json_t *patch, const lunar_podtype *type,
                         json_t **out, lunar_error *err) {
   return lunar_patch_strategic(doc, patch, type, root_of(type), out, err);
 }
@@ -101,7 +101,7 @@ static int l_strategic(lua_State *L) {
 
 static int l_check(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  const lunar_schema_type *type = arg_kind(L, 2);
+  const lunar_podtype *type = arg_kind(L, 2);
   json_t *doc = arg_json(L, 1, root_of(type), NULL);
   lunar_error err;
   int rc = lunar_patch_check(doc, type, root_of(type), &err);

@@ -33,7 +33,7 @@ int lunar_patch_apply(const json_t *spec, const char *patch_type, const json_t *
   json_t *result = NULL;
   int rc;
   if (strcmp(patch_type, "strategic") == 0)
-    rc = lunar_patch_strategic(spec, patch, lunar_patch_schema_podspec(), SPEC_ROOT, &result, err);
+    rc = lunar_patch_strategic(spec, patch, lunar_podtypes_podspec(), SPEC_ROOT, &result, err);
   else if (strcmp(patch_type, "merge") == 0)
     rc = lunar_patch_merge(spec, patch, &result, err);
   else if (strcmp(patch_type, "json") == 0)
@@ -43,7 +43,7 @@ int lunar_patch_apply(const json_t *spec, const char *patch_type, const json_t *
                            "unknown patch_type \"%s\" (use \"strategic\", \"merge\" or \"json\")",
                            patch_type);
   if (rc) return rc;
-  if ((rc = lunar_patch_check(result, lunar_patch_schema_podspec(), SPEC_ROOT, err))) {
+  if ((rc = lunar_patch_check(result, lunar_podtypes_podspec(), SPEC_ROOT, err))) {
     json_decref(result);
     return rc;
   }

@@ -12,17 +12,17 @@ typedef struct walk {
   lunar_error *err;
 } walk;
 
-static int accepts(lunar_schema_kind kind, const json_t *v) {
+static int accepts(lunar_podtype_kind kind, const json_t *v) {
   switch (kind) {
-  case LUNAR_SCHEMA_OBJECT:
-  case LUNAR_SCHEMA_MAP: return json_is_object(v);
-  case LUNAR_SCHEMA_LIST: return json_is_array(v);
-  case LUNAR_SCHEMA_STRING: return json_is_string(v);
-  case LUNAR_SCHEMA_INTEGER: return json_is_integer(v);
-  case LUNAR_SCHEMA_NUMBER: return json_is_number(v);
-  case LUNAR_SCHEMA_BOOLEAN: return json_is_boolean(v);
-  case LUNAR_SCHEMA_QUANTITY: return json_is_string(v) || json_is_number(v);
-  case LUNAR_SCHEMA_INT_OR_STRING: return json_is_string(v) || json_is_integer(v);
+  case LUNAR_PODTYPES_OBJECT:
+  case LUNAR_PODTYPES_MAP: return json_is_object(v);
+  case LUNAR_PODTYPES_LIST: return json_is_array(v);
+  case LUNAR_PODTYPES_STRING: return json_is_string(v);
+  case LUNAR_PODTYPES_INTEGER: return json_is_integer(v);
+  case LUNAR_PODTYPES_NUMBER: return json_is_number(v);
+  case LUNAR_PODTYPES_BOOLEAN: return json_is_boolean(v);
+  case LUNAR_PODTYPES_QUANTITY: return json_is_string(v) || json_is_number(v);
+  case LUNAR_PODTYPES_INT_OR_STRING: return json_is_string(v) || json_is_integer(v);
   default: return 1;
   }
 }
@@ -46,7 +46,7 @@ static size_t distance(const char *a, const char *b) {
   return row[lb];
 }
 
-static int unknown(walk *w, const lunar_schema_type *type, const char *key) {
+static int unknown(walk *w, const lunar_podtype *type, const char *key) {
   const char *best = NULL;
   size_t best_d = 3; /* suggest only close names */
   for (size_t i = 0; i < type->nfields; i++) {
@@ -63,8 +63,8 @@ static int unknown(walk *w, const lunar_schema_type *type, const char *key) {
                          lunar_json_path_str(&w->path, "value"), type->name, key);
 }
 
-static int check(walk *w, const json_t *v, lunar_schema_kind kind, lunar_schema_kind item,
-                 const lunar_schema_type *type);
+static int check(walk *w, const json_t *v, lunar_podtype_kind kind, lunar_podtype_kind item,
+                 const lunar_podtype *type);
 
 /* A strategic merge patch directive left where Kubernetes does not apply it
  * (in a list it replaces whole, in a value the document did not have): it
@@ -75,47 +75,47 @@ static int directive_key(const char *key) {
          strncmp(key, "$setElementOrder/", 17) == 0 || strncmp(key, "$deleteFromPrimitiveList/", 25) == 0;
 }
 
-static int check_object(walk *w, const json_t *v, const lunar_schema_type *type) {
+static int check_object(walk *w, const json_t *v, const lunar_podtype *type) {
   const char *key;
   json_t *child;
   json_object_foreach((json_t *)v, key, child) {
     if (directive_key(key)) continue;
     int mark = lunar_json_path_key(&w->path, key);
-    const lunar_schema_field *f = lunar_patch_schema_field(type, key);
-    int rc = f ? check(w, child, f->kind, f->item, lunar_patch_schema_type_of(f)) : unknown(w, type, key);
+    const lunar_podtype_field *f = lunar_podtypes_field(type, key);
+    int rc = f ? check(w, child, f->kind, f->item, lunar_podtypes_type_of(f)) : unknown(w, type, key);
     lunar_json_path_pop(&w->path, mark);
     if (rc) return rc;
   }
   return LUNAR_OK;
 }
 
-static int check(walk *w, const json_t *v, lunar_schema_kind kind, lunar_schema_kind item,
-                 const lunar_schema_type *type) {
+static int check(walk *w, const json_t *v, lunar_podtype_kind kind, lunar_podtype_kind item,
+                 const lunar_podtype *type) {
   if (json_is_null(v)) return LUNAR_OK;
   if (!accepts(kind, v)) {
     char buf[96];
     return lunar_error_set(w->err, LUNAR_EINVAL, "%s: expected %s, got %s (%s)",
-                           lunar_json_path_str(&w->path, "value"), lunar_patch_schema_kind_name(kind),
+                           lunar_json_path_str(&w->path, "value"), lunar_podtypes_kind_name(kind),
                            lunar_json_kind_name(v), lunar_json_snippet(v, buf, sizeof buf));
   }
   const char *key;
   json_t *child;
   size_t i;
   switch (kind) {
-  case LUNAR_SCHEMA_OBJECT:
+  case LUNAR_PODTYPES_OBJECT:
     return type ? check_object(w, v, type) : LUNAR_OK;
-  case LUNAR_SCHEMA_MAP:
+  case LUNAR_PODTYPES_MAP:
     json_object_foreach((json_t *)v, key, child) {
       int mark = lunar_json_path_key(&w->path, key);
-      int rc = check(w, child, item, LUNAR_SCHEMA_NONE, type);
+      int rc = check(w, child, item, LUNAR_PODTYPES_NONE, type);
       lunar_json_path_pop(&w->path, mark);
       if (rc) return rc;
     }
     return LUNAR_OK;
-  case LUNAR_SCHEMA_LIST:
+  case LUNAR_PODTYPES_LIST:
     json_array_foreach(v, i, child) {
       int mark = lunar_json_path_index(&w->path, (long long)i);
-      int rc = check(w, child, item, LUNAR_SCHEMA_NONE, type);
+      int rc = check(w, child, item, LUNAR_PODTYPES_NONE, type);
       lunar_json_path_pop(&w->path, mark);
       if (rc) return rc;
     }
@@ -125,7 +125,7 @@ static int check(walk *w, const json_t *v, lunar_schema_kind kind, lunar_schema_
   }
 }
 
-int lunar_patch_check(const json_t *doc, const lunar_schema_type *type, const char *root,
+int lunar_patch_check(const json_t *doc, const lunar_podtype *type, const char *root,
                       lunar_error *err) {
   walk w = {.err = err};
   lunar_json_path_init(&w.path, root);

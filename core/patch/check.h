@@ -19,7 +19,7 @@
  * LUNAR_OK, or LUNAR_EINVAL with a message naming the first bad field:
  *   spec.containers[0].env: expected a list, got a string
  *   spec.nodeSelecter: unknown field (did you mean "nodeSelector"?) */
-int lunar_patch_check(const json_t *doc, const lunar_schema_type *type, const char *root,
+int lunar_patch_check(const json_t *doc, const lunar_podtype *type, const char *root,
                       lunar_error *err);
 
 #endif

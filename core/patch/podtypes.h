@@ -18,58 +18,58 @@
 /* JSON kinds of values. QUANTITY (resource.Quantity) is a string or a number;
  * INT_OR_STRING (intstr.IntOrString) is a string or an integer; ANY is any
  * JSON value. */
-typedef enum lunar_schema_kind {
-  LUNAR_SCHEMA_NONE = 0,
-  LUNAR_SCHEMA_ANY,
-  LUNAR_SCHEMA_OBJECT, /* a typed object: see lunar_patch_schema_type_of */
-  LUNAR_SCHEMA_MAP,    /* an object with arbitrary keys, values of kind `item` */
-  LUNAR_SCHEMA_LIST,   /* items of kind `item` */
-  LUNAR_SCHEMA_STRING,
-  LUNAR_SCHEMA_INTEGER,
-  LUNAR_SCHEMA_NUMBER,
-  LUNAR_SCHEMA_BOOLEAN,
-  LUNAR_SCHEMA_QUANTITY,
-  LUNAR_SCHEMA_INT_OR_STRING
-} lunar_schema_kind;
+typedef enum lunar_podtype_kind {
+  LUNAR_PODTYPES_NONE = 0,
+  LUNAR_PODTYPES_ANY,
+  LUNAR_PODTYPES_OBJECT, /* a typed object: see lunar_podtypes_type_of */
+  LUNAR_PODTYPES_MAP,    /* an object with arbitrary keys, values of kind `item` */
+  LUNAR_PODTYPES_LIST,   /* items of kind `item` */
+  LUNAR_PODTYPES_STRING,
+  LUNAR_PODTYPES_INTEGER,
+  LUNAR_PODTYPES_NUMBER,
+  LUNAR_PODTYPES_BOOLEAN,
+  LUNAR_PODTYPES_QUANTITY,
+  LUNAR_PODTYPES_INT_OR_STRING
+} lunar_podtype_kind;
 
 /* Strategy bits of a list field; 0 means the list is replaced as a whole. */
 enum {
-  LUNAR_SCHEMA_MERGE = 1,      /* merge: by merge_key for objects, as a set for scalars */
-  LUNAR_SCHEMA_RETAIN_KEYS = 2 /* Kubernetes adds $retainKeys when it computes patches */
+  LUNAR_PODTYPES_MERGE = 1,      /* merge: by merge_key for objects, as a set for scalars */
+  LUNAR_PODTYPES_RETAIN_KEYS = 2 /* Kubernetes adds $retainKeys when it computes patches */
 };
 
-typedef struct lunar_schema_field {
+typedef struct lunar_podtype_field {
   const char *name;          /* JSON name */
-  unsigned char kind;        /* lunar_schema_kind of the value */
+  unsigned char kind;        /* lunar_podtype_kind of the value */
   unsigned char item;        /* for LIST and MAP: kind of the items */
-  unsigned char strategy;    /* LUNAR_SCHEMA_MERGE | LUNAR_SCHEMA_RETAIN_KEYS */
+  unsigned char strategy;    /* LUNAR_PODTYPES_MERGE | LUNAR_PODTYPES_RETAIN_KEYS */
   const char *merge_key;     /* merging list of objects: the identifying field */
   short type;                /* the object type of the value or of its items, or -1 */
-} lunar_schema_field;
+} lunar_podtype_field;
 
-typedef struct lunar_schema_type {
+typedef struct lunar_podtype {
   const char *name;                /* e.g. "Container" */
-  const lunar_schema_field *fields; /* sorted by name (strcmp) */
+  const lunar_podtype_field *fields; /* sorted by name (strcmp) */
   size_t nfields;
-} lunar_schema_type;
+} lunar_podtype;
 
 /* The roots: a whole Pod, and a PodSpec (what pod_spec patches apply to). */
-const lunar_schema_type *lunar_patch_schema_pod(void);
-const lunar_schema_type *lunar_patch_schema_podspec(void);
+const lunar_podtype *lunar_podtypes_pod(void);
+const lunar_podtype *lunar_podtypes_podspec(void);
 
 /* The type named `name` ("Container", "Volume", ...), or NULL. */
-const lunar_schema_type *lunar_patch_schema_find(const char *name);
+const lunar_podtype *lunar_podtypes_find(const char *name);
 
 /* The field `name` of `type`, or NULL when the type has no such field or
  * `type` is NULL. */
-const lunar_schema_field *lunar_patch_schema_field(const lunar_schema_type *type,
+const lunar_podtype_field *lunar_podtypes_field(const lunar_podtype *type,
                                                    const char *name);
 
 /* The object type of a field's value (for OBJECT) or of its items (for LIST
  * and MAP of OBJECT), or NULL. NULL-safe. */
-const lunar_schema_type *lunar_patch_schema_type_of(const lunar_schema_field *field);
+const lunar_podtype *lunar_podtypes_type_of(const lunar_podtype_field *field);
 
 /* "a list", "an object", "a string", ...: how messages name a kind. */
-const char *lunar_patch_schema_kind_name(lunar_schema_kind kind);
+const char *lunar_podtypes_kind_name(lunar_podtype_kind kind);
 
 #endif

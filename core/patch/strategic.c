@@ -25,16 +25,16 @@ typedef struct smp {
 /* What is known about the members of an object: a typed object, a map whose
  * values all have one kind, or nothing (ANY). */
 typedef struct scope {
-  unsigned char kind; /* LUNAR_SCHEMA_OBJECT, _MAP or _ANY */
+  unsigned char kind; /* LUNAR_PODTYPES_OBJECT, _MAP or _ANY */
   unsigned char item; /* for MAP */
-  const lunar_schema_type *type;
+  const lunar_podtype *type;
 } scope;
 
 /* The patch metadata of one member. */
 typedef struct meta {
   unsigned char kind, item, strategy;
   const char *merge_key;
-  const lunar_schema_type *type;
+  const lunar_podtype *type;
 } meta;
 
 /* Value categories as Go's reflect.TypeOf sees decoded JSON: true and false
@@ -99,19 +99,19 @@ static int same(const json_t *a, const json_t *b) {
 
 static int lookup(const scope *sc, const char *key, meta *m) {
   memset(m, 0, sizeof *m);
-  if (sc->kind == LUNAR_SCHEMA_OBJECT) {
-    const lunar_schema_field *f = lunar_patch_schema_field(sc->type, key);
+  if (sc->kind == LUNAR_PODTYPES_OBJECT) {
+    const lunar_podtype_field *f = lunar_podtypes_field(sc->type, key);
     if (!f) return -1;
     m->kind = f->kind;
     m->item = f->item;
     m->strategy = f->strategy;
     m->merge_key = f->merge_key;
-    m->type = lunar_patch_schema_type_of(f);
-  } else if (sc->kind == LUNAR_SCHEMA_MAP) {
+    m->type = lunar_podtypes_type_of(f);
+  } else if (sc->kind == LUNAR_PODTYPES_MAP) {
     m->kind = sc->item;
     m->type = sc->type;
   } else {
-    m->kind = LUNAR_SCHEMA_ANY;
+    m->kind = LUNAR_PODTYPES_ANY;
   }
   return 0;
 }
@@ -121,8 +121,8 @@ static int unknown_field(smp *s, const scope *sc, const char *key) {
 }
 
 static scope scope_of_value(const meta *m) {
-  scope sc = {LUNAR_SCHEMA_ANY, 0, NULL};
-  if (m->kind == LUNAR_SCHEMA_OBJECT || m->kind == LUNAR_SCHEMA_MAP) {
+  scope sc = {LUNAR_PODTYPES_ANY, 0, NULL};
+  if (m->kind == LUNAR_PODTYPES_OBJECT || m->kind == LUNAR_PODTYPES_MAP) {
     sc.kind = m->kind;
     sc.item = m->item;
     sc.type = m->type;
@@ -131,9 +131,9 @@ static scope scope_of_value(const meta *m) {
 }
 
 static scope scope_of_items(const meta *m) {
-  scope sc = {LUNAR_SCHEMA_ANY, 0, NULL};
-  if (m->item == LUNAR_SCHEMA_OBJECT) {
-    sc.kind = LUNAR_SCHEMA_OBJECT;
+  scope sc = {LUNAR_PODTYPES_ANY, 0, NULL};
+  if (m->item == LUNAR_PODTYPES_OBJECT) {
+    sc.kind = LUNAR_PODTYPES_OBJECT;
     sc.type = m->type;
   }
   return sc;
@@ -662,7 +662,7 @@ static int merge_slice(smp *s, json_t *orig, const json_t *patch, const meta *m,
 /* mergeSliceHandler. `orig` is consumed. */
 static int merge_list(smp *s, json_t *orig, const json_t *patch, const meta *m, int is_delete,
                       json_t **out) {
-  if ((m->strategy & LUNAR_SCHEMA_MERGE) || is_delete) return merge_slice(s, orig, patch, m, is_delete, out);
+  if ((m->strategy & LUNAR_PODTYPES_MERGE) || is_delete) return merge_slice(s, orig, patch, m, is_delete, out);
   json_decref(orig);
   return (*out = json_deep_copy(patch)) ? LUNAR_OK : oom(s); /* replaced, as written */
 }
@@ -762,7 +762,7 @@ static int set_element_order(smp *s, json_t *orig, const json_t *patch, const sc
       rc = unknown_field(s, sc, field);
       goto next;
     }
-    const char *mk = (m.strategy & LUNAR_SCHEMA_MERGE) ? m.merge_key : NULL;
+    const char *mk = (m.strategy & LUNAR_PODTYPES_MERGE) ? m.merge_key : NULL;
     if ((rc = check_order(s, plist, order, mk, field))) goto next;
     if (olist && !plist) {
       merged = json_incref(olist);
@@ -895,7 +895,7 @@ static int merge_map(smp *s, json_t *orig, const json_t *patch, const scope *sc,
   return LUNAR_OK;
 }
 
-int lunar_patch_strategic(const json_t *doc, const json_t *patch, const lunar_schema_type *type,
+int lunar_patch_strategic(const json_t *doc, const json_t *patch, const lunar_podtype *type,
                           const char *root, json_t **out, lunar_error *err) {
   smp s = {.err = err};
   lunar_json_path_init(&s.path, root);
@@ -906,6 +906,6 @@ int lunar_patch_strategic(const json_t *doc, const json_t *patch, const lunar_sc
     return fail(&s, "the document is %s, not an object", lunar_json_kind_name(doc));
   json_t *copy = json_deep_copy(doc);
   if (!copy) return oom(&s);
-  scope sc = {LUNAR_SCHEMA_OBJECT, 0, type};
+  scope sc = {LUNAR_PODTYPES_OBJECT, 0, type};
   return merge_map(&s, copy, patch, &sc, out);
 }

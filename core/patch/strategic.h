@@ -25,7 +25,7 @@
 #include "util/error.h"
 
 /* Applies `patch` to `doc`, a document of type `type`
- * (lunar_patch_schema_podspec() or lunar_patch_schema_pod()). Both are
+ * (lunar_podtypes_podspec() or lunar_podtypes_pod()). Both are
  * borrowed and left unchanged. `root` names the document in messages ("spec"
  * for a PodSpec taken from a Pod; NULL or "" for none). On success *out is a
  * new document owned by the caller (json_decref).
@@ -33,7 +33,7 @@
  *   strategic merge patch: spec.containers: item 1 of the patch has no "name" (the merge key of this list)
  *   strategic merge patch: spec.securityContext: "$patch: merge" is not valid on an object ...
  * LUNAR_ENOMEM. */
-int lunar_patch_strategic(const json_t *doc, const json_t *patch, const lunar_schema_type *type,
+int lunar_patch_strategic(const json_t *doc, const json_t *patch, const lunar_podtype *type,
                           const char *root, json_t **out, lunar_error *err);
 
 #endif

@@ -21,7 +21,7 @@ static const char *const SPEC =
 static const char *apply_to(const char *doc, const char *patch, int pod) {
   json_t *d = J(doc), *p = J(patch), *out = NULL;
   lunar_error err;
-  const lunar_schema_type *type = pod ? lunar_patch_schema_pod() : lunar_patch_schema_podspec();
+  const lunar_podtype *type = pod ? lunar_podtypes_pod() : lunar_podtypes_podspec();
   int rc = lunar_patch_strategic(d, p, type, pod ? NULL : "spec", &out, &err);
   const char *s = outcome(rc, out, &err, 1);
   CHECK_STR(S(d), N(doc)); /* never changed */
@@ -41,46 +41,46 @@ static const char *spec_patched(const char *patch) { return apply_to(SPEC, patch
 
 static void test_the_table_carries_kubernetes_merge_keys(void) {
   static const struct { const char *type, *field, *key; int strategy; } want[] = {
-      {"PodSpec", "containers", "name", LUNAR_SCHEMA_MERGE},
-      {"PodSpec", "initContainers", "name", LUNAR_SCHEMA_MERGE},
-      {"PodSpec", "ephemeralContainers", "name", LUNAR_SCHEMA_MERGE},
-      {"PodSpec", "volumes", "name", LUNAR_SCHEMA_MERGE | LUNAR_SCHEMA_RETAIN_KEYS},
-      {"PodSpec", "imagePullSecrets", "name", LUNAR_SCHEMA_MERGE},
-      {"PodSpec", "hostAliases", "ip", LUNAR_SCHEMA_MERGE},
-      {"PodSpec", "topologySpreadConstraints", "topologyKey", LUNAR_SCHEMA_MERGE},
-      {"PodSpec", "schedulingGates", "name", LUNAR_SCHEMA_MERGE},
-      {"PodSpec", "resourceClaims", "name", LUNAR_SCHEMA_MERGE | LUNAR_SCHEMA_RETAIN_KEYS},
+      {"PodSpec", "containers", "name", LUNAR_PODTYPES_MERGE},
+      {"PodSpec", "initContainers", "name", LUNAR_PODTYPES_MERGE},
+      {"PodSpec", "ephemeralContainers", "name", LUNAR_PODTYPES_MERGE},
+      {"PodSpec", "volumes", "name", LUNAR_PODTYPES_MERGE | LUNAR_PODTYPES_RETAIN_KEYS},
+      {"PodSpec", "imagePullSecrets", "name", LUNAR_PODTYPES_MERGE},
+      {"PodSpec", "hostAliases", "ip", LUNAR_PODTYPES_MERGE},
+      {"PodSpec", "topologySpreadConstraints", "topologyKey", LUNAR_PODTYPES_MERGE},
+      {"PodSpec", "schedulingGates", "name", LUNAR_PODTYPES_MERGE},
+      {"PodSpec", "resourceClaims", "name", LUNAR_PODTYPES_MERGE | LUNAR_PODTYPES_RETAIN_KEYS},
       {"PodSpec", "tolerations", NULL, 0},
       {"PodSpec", "readinessGates", NULL, 0},
-      {"Container", "env", "name", LUNAR_SCHEMA_MERGE},
-      {"Container", "volumeMounts", "mountPath", LUNAR_SCHEMA_MERGE},
-      {"Container", "volumeDevices", "devicePath", LUNAR_SCHEMA_MERGE},
-      {"Container", "ports", "containerPort", LUNAR_SCHEMA_MERGE},
+      {"Container", "env", "name", LUNAR_PODTYPES_MERGE},
+      {"Container", "volumeMounts", "mountPath", LUNAR_PODTYPES_MERGE},
+      {"Container", "volumeDevices", "devicePath", LUNAR_PODTYPES_MERGE},
+      {"Container", "ports", "containerPort", LUNAR_PODTYPES_MERGE},
       {"Container", "args", NULL, 0},
       {"Container", "envFrom", NULL, 0},
       {"Container", "resizePolicy", NULL, 0},
-      {"EphemeralContainer", "env", "name", LUNAR_SCHEMA_MERGE},
-      {"ObjectMeta", "finalizers", NULL, LUNAR_SCHEMA_MERGE},
-      {"ObjectMeta", "ownerReferences", "uid", LUNAR_SCHEMA_MERGE},
-      {"PodStatus", "conditions", "type", LUNAR_SCHEMA_MERGE},
+      {"EphemeralContainer", "env", "name", LUNAR_PODTYPES_MERGE},
+      {"ObjectMeta", "finalizers", NULL, LUNAR_PODTYPES_MERGE},
+      {"ObjectMeta", "ownerReferences", "uid", LUNAR_PODTYPES_MERGE},
+      {"PodStatus", "conditions", "type", LUNAR_PODTYPES_MERGE},
       {"PodSecurityContext", "supplementalGroups", NULL, 0},
       {"NodeSelectorTerm", "matchExpressions", NULL, 0},
       {"ProjectedVolumeSource", "sources", NULL, 0},
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-    const lunar_schema_field *f =
-        lunar_patch_schema_field(lunar_patch_schema_find(want[i].type), want[i].field);
+    const lunar_podtype_field *f =
+        lunar_podtypes_field(lunar_podtypes_find(want[i].type), want[i].field);
     CHECK(f != NULL);
     if (!f) continue;
-    CHECK_INT(f->kind, LUNAR_SCHEMA_LIST);
+    CHECK_INT(f->kind, LUNAR_PODTYPES_LIST);
     CHECK_INT(f->strategy, want[i].strategy);
     CHECK_STR(f->merge_key ? f->merge_key : "-", want[i].key ? want[i].key : "-");
   }
-  const lunar_schema_field *f = lunar_patch_schema_field(lunar_patch_schema_find("ResourceRequirements"), "limits");
-  CHECK(f && f->kind == LUNAR_SCHEMA_MAP && f->item == LUNAR_SCHEMA_QUANTITY);
-  f = lunar_patch_schema_field(lunar_patch_schema_find("HTTPGetAction"), "port");
-  CHECK(f && f->kind == LUNAR_SCHEMA_INT_OR_STRING);
-  CHECK(lunar_patch_schema_field(lunar_patch_schema_podspec(), "nodeSelecter") == NULL);
+  const lunar_podtype_field *f = lunar_podtypes_field(lunar_podtypes_find("ResourceRequirements"), "limits");
+  CHECK(f && f->kind == LUNAR_PODTYPES_MAP && f->item == LUNAR_PODTYPES_QUANTITY);
+  f = lunar_podtypes_field(lunar_podtypes_find("HTTPGetAction"), "port");
+  CHECK(f && f->kind == LUNAR_PODTYPES_INT_OR_STRING);
+  CHECK(lunar_podtypes_field(lunar_podtypes_podspec(), "nodeSelecter") == NULL);
 }
 
 static void test_containers_merge_by_name_with_env_and_volume_mounts_inside(void) {
@@ -258,7 +258,7 @@ static void test_errors_kubernetes_rejects(void) {
 static const char *checked(const char *doc, int pod) {
   json_t *d = J(doc);
   lunar_error err;
-  int rc = lunar_patch_check(d, pod ? lunar_patch_schema_pod() : lunar_patch_schema_podspec(),
+  int rc = lunar_patch_check(d, pod ? lunar_podtypes_pod() : lunar_podtypes_podspec(),
                              pod ? NULL : "spec", &err);
   json_decref(d);
   return rc ? keep(err.msg) : "ok";

@@ -4,10 +4,10 @@
 #include "patch_common.h"
 
 static int on_podspec(const json_t *doc, const json_t *patch, json_t **out, lunar_error *err) {
-  int rc = lunar_patch_strategic(doc, patch, lunar_patch_schema_podspec(), "spec", out, err);
+  int rc = lunar_patch_strategic(doc, patch, lunar_podtypes_podspec(), "spec", out, err);
   /* the same patch under a Pod's spec, against the document as a Pod */
   json_t *pod = json_pack("{s:O}", "spec", doc), *pp = json_pack("{s:O}", "spec", patch), *o = NULL;
-  if (pod && pp && lunar_patch_strategic(pod, pp, lunar_patch_schema_pod(), NULL, &o, err) == LUNAR_OK)
+  if (pod && pp && lunar_patch_strategic(pod, pp, lunar_podtypes_pod(), NULL, &o, err) == LUNAR_OK)
     json_decref(o);
   json_decref(pod);
   json_decref(pp);
