@@ -18,6 +18,14 @@ local M = {}
 -- Where the deployment in deploy/ mounts the runner token (its Secret).
 M.TOKEN_DIR = "/var/run/secrets/lunar"
 
+-- Why a kubernetes setting with this value would only be warned about at
+-- load (its row's `unused`), or nil: the entrypoint leaves it out.
+local function warned(key, value)
+  local row = setting_rows.by_key.kubernetes[key]
+  local u = row and row.unused
+  if u and u.action == "warn" and value ~= u.inert then return u.why end
+end
+
 -- Settings of config.toml that lunar does not read, and why. Keys are paths
 -- relative to their table: "" for the global table, "runner" for [[runners]],
 -- "kubernetes" for [runners.kubernetes].
@@ -296,6 +304,8 @@ local function migrate_runner(r, ctx)
     elseif key == "pod_spec" and not advanced_pod_spec(r) then
       comment(out.kube_comments, key, value, "GitLab Runner ignores pod_spec without FF_USE_ADVANCED_POD_SPEC_CONFIGURATION, "
         .. "which is not on here; lunar always applies it: uncomment to apply these patches", path)
+    elseif kube_fields[key] and warned(key, value) then
+      comment(out.kube_comments, key, value, "has no effect in lunar: " .. warned(key, value), path)
     elseif kube_fields[key] then
       kube[key] = value
       korder[key] = path

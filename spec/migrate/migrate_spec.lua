@@ -159,6 +159,25 @@ log_level = "debug"
     assert.matches("\n    pod_spec = {", out)
   end)
 
+  it("leaves out, with the reason, settings lunar only warns about, and comments out the ones it refuses", function()
+    local toml = H.write(H.tmpdir() .. "/unused.toml", [=[
+[[runners]]
+  name = "u"
+  executor = "kubernetes"
+  [runners.kubernetes]
+    namespace = "ci"
+    poll_interval = 5
+    namespace_per_job = true
+    cleanup_resources_timeout = "5 min"
+]=])
+    local status, out, err = lunar_cmd("migrate " .. H.q(toml))
+    assert.equal(0, status, err)
+    assert.matches("-- poll_interval = 5  (" .. toml .. ":6) has no effect in lunar: lunar follows the Pod through one watch", out, 1, true)
+    assert.matches("-- namespace_per_job = true  (" .. toml .. ":7) lunar refuses this value: lunar does not support this setting", out, 1, true)
+    assert.matches('-- cleanup_resources_timeout = "5 min"  (' .. toml .. ':8) lunar refuses this value: "5 min" is not a duration', out, 1, true)
+    assert.not_matches("warning", err)
+  end)
+
   it("needs -o DIR for several Kubernetes runners, and writes one file each", function()
     local toml = H.write(H.tmpdir() .. "/two.toml", [=[
 shutdown_timeout = 120
