@@ -26,6 +26,11 @@ local function warned(key, value)
   if u and u.action == "warn" and value ~= u.inert then return u.why end
 end
 
+-- Global settings of config.toml that each runner entrypoint takes over
+-- (listen_address: the /metrics address, as lunar run serves it per runner).
+local GLOBALS = { "concurrent", "check_interval", "shutdown_timeout", "listen_address" }
+for _, key in ipairs(GLOBALS) do GLOBALS[key] = true end
+
 -- Settings of config.toml that lunar does not read, and why. Keys are paths
 -- relative to their table: "" for the global table, "runner" for [[runners]],
 -- "kubernetes" for [runners.kubernetes].
@@ -33,7 +38,6 @@ local UNSUPPORTED = {
   [""] = {
     log_level = "lunar logs every event to stderr; there are no log levels to choose",
     log_format = "lunar's log lines are plain text on stderr",
-    listen_address = "the metrics and health endpoint comes with `lunar run` (see deploy/ for its port)",
     session_server = "interactive web terminals need pods/exec, which lunar never uses",
     sentry_dsn = "lunar does not report to Sentry",
     connection_max_age = "lunar keeps its GitLab connection open; HTTP/2 multiplexes requests over it",
@@ -200,7 +204,7 @@ local function migrate_runner(r, ctx)
   local secret_name = function(what) return one and what or (name .. "-" .. what) end
 
   -- global settings that lunar keeps per runner
-  for _, key in ipairs { "concurrent", "check_interval", "shutdown_timeout" } do
+  for _, key in ipairs(GLOBALS) do
     -- 0 means "the default" in GitLab Runner, as leaving the key out does here
     if ctx.global[key] ~= nil and ctx.global[key] ~= 0 then
       settings[key] = ctx.global[key]
@@ -428,7 +432,7 @@ function M.migrate(text, file)
     return l and string.format("%s:%d", file, l) or file
   end
   for key, _ in pairs(doc) do
-    if key ~= "runners" and key ~= "concurrent" and key ~= "check_interval" and key ~= "shutdown_timeout" then
+    if key ~= "runners" and not GLOBALS[key] then
       result.notes[#result.notes + 1] = string.format("%s: %s: not migrated: %s", where(key), key,
         UNSUPPORTED[""][key] or "not a lunar setting")
     end

@@ -178,6 +178,21 @@ log_level = "debug"
     assert.not_matches("warning", err)
   end)
 
+  it("takes over the global listen_address (the /metrics address) into the runner", function()
+    local toml = H.write(H.tmpdir() .. "/listen.toml", [=[
+listen_address = ":9252"
+[[runners]]
+  name = "l"
+  executor = "kubernetes"
+  [runners.kubernetes]
+    namespace = "ci"
+]=])
+    local status, out, err = lunar_cmd("migrate " .. H.q(toml))
+    assert.equal(0, status, err)
+    assert.matches('\n  listen_address = ":9252",', out, 1, true)
+    assert.not_matches("listen_address: not migrated", err, 1, true)
+  end)
+
   it("needs -o DIR for several Kubernetes runners, and writes one file each", function()
     local toml = H.write(H.tmpdir() .. "/two.toml", [=[
 shutdown_timeout = 120
