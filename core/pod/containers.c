@@ -63,6 +63,18 @@ int pod_resources(pod_ctx *c, int settings, const char *prefix) {
  * Kubernetes' $(VAR) expansion leaves it alone) or { key, secret_key } when
  * the value used a secret variable: then it is read from the job Secret. */
 
+/* Sets env[`valueFrom`] to the job Secret's key `secret_key` (a value that
+ * used a masked variable is read from the Secret, never written in the Pod). */
+static void set_secret_ref(pod_ctx *c, int env, const char *secret_key) {
+  int from = pod_new_obj(c), ref = pod_new_sized(c, 2);
+  int plan = pod_table(c, c->in, "plan");
+  pod_set_str(c, ref, "name", pod_str(c, plan, "secret"));
+  if (plan) lua_pop(c->L, 1);
+  pod_set_str(c, ref, "key", secret_key);
+  pod_set(c, from, "secretKeyRef");
+  pod_set(c, env, "valueFrom");
+}
+
 /* Pushes a copy of input.env and an index name -> position (two values);
  * returns the env's index. */
 static int base_env(pod_ctx *c) {
@@ -82,13 +94,7 @@ static int base_env(pod_ctx *c) {
     pod_set(c, copy, "name");
     const char *secret_key = pod_str(c, e, "secret_key");
     if (*secret_key) { /* a value that used a secret: read from the job Secret */
-      int from = pod_new_obj(c), ref = pod_new_sized(c, 2);
-      int plan = pod_table(c, c->in, "plan");
-      pod_set_str(c, ref, "name", pod_str(c, plan, "secret"));
-      if (plan) lua_pop(L, 1);
-      pod_set_str(c, ref, "key", secret_key);
-      pod_set(c, from, "secretKeyRef");
-      pod_set(c, copy, "valueFrom");
+      set_secret_ref(c, copy, secret_key);
     } else {
       lua_getfield(L, e, "value");
       pod_set(c, copy, "value");
@@ -108,13 +114,7 @@ static void add_env(pod_ctx *c, int env, int index, int v) {
   int e = pod_new_sized(c, 2);
   pod_set_str(c, e, "name", key);
   if (*secret_key) {
-    int from = pod_new_obj(c), ref = pod_new_sized(c, 2);
-    int plan = pod_table(c, c->in, "plan");
-    pod_set_str(c, ref, "name", pod_str(c, plan, "secret"));
-    if (plan) lua_pop(L, 1);
-    pod_set_str(c, ref, "key", secret_key);
-    pod_set(c, from, "secretKeyRef");
-    pod_set(c, e, "valueFrom");
+    set_secret_ref(c, e, secret_key);
   } else {
     const char *value = pod_str(c, v, "value");
     luaL_Buffer b;
