@@ -92,9 +92,8 @@ local function settings_doc()
       for _, r in ipairs(settings.rows) do
         local u = r.unused
         if u and u.action then
-          local path = r.scope == "kubernetes" and ("kubernetes." .. r.key) or r.key
           local when = u.inert ~= nil and string.format(" (unless %s)", tostring(u.inert)) or ""
-          lines[#lines + 1] = string.format("- `%s`: %s%s: %s.", path, u.action == "refuse" and "refused" or "warns",
+          lines[#lines + 1] = string.format("- `%s`: %s%s: %s.", r.path, u.action == "refuse" and "refused" or "warns",
             when, u.why)
         end
       end

@@ -118,11 +118,10 @@ function M.unused(t, fail, locate)
     local scope = r.scope == "kubernetes" and (type(t.kubernetes) == "table" and t.kubernetes or {}) or t
     local v = u and u.action and scope[r.key]
     if v ~= nil and v ~= u.inert then
-      local path = r.scope == "kubernetes" and ("kubernetes." .. r.key) or r.key
       if u.action == "refuse" then
-        fail(path, "lunar does not support this setting: " .. u.why)
+        fail(r.path, "lunar does not support this setting: " .. u.why)
       else
-        local line = string.format("%s: %s: warning: has no effect in lunar: %s", locate(path), path, u.why)
+        local line = string.format("%s: %s: warning: has no effect in lunar: %s", locate(r.path), r.path, u.why)
         warnings[#warnings + 1] = line
         io.stderr:write(line, "\n")
       end

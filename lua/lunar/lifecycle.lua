@@ -41,14 +41,14 @@ local function identity(short, system_id)
   return lunar.util.rfc1123(id:lower():gsub("[^a-z0-9.-]", "-"), 63)
 end
 
-local KUBE_CONNECTION = {
-  "host", "context", "kubeconfig", "ca_file", "cert_file", "key_file", "bearer_token",
-  "bearer_token_file", "insecure_skip_tls_verify", "qps", "burst", "retry_limit",
-  "retry_backoff_max", "retry_limits", "request_timeout", "connect_timeout", "poll_timeout",
-  "cleanup_grace_period_seconds", "print_pod_warning_events",
-  "resource_availability_check_max_attempts", "service_account", "image_pull_secrets",
-  "pod_disruption_budget",
-}
+-- The kubernetes settings the C side reads: the Kubernetes client's and the
+-- runner's (their rows' read_by), and the two the availability check needs.
+local KUBE_CONNECTION = { "service_account", "image_pull_secrets" }
+for _, r in ipairs(settings.rows) do
+  if r.scope == "kubernetes" and (r.read_by == "client" or r.read_by == "runner") then
+    KUBE_CONNECTION[#KUBE_CONNECTION + 1] = r.key
+  end
+end
 
 -- settings(runner) -> table | nil, message
 function M.settings(runner)
@@ -73,9 +73,7 @@ function M.settings(runner)
   end
   if type(k.namespace) == "string" then kube.namespace = k.namespace end
   -- cleanup_resources_timeout: a Go duration ("5m", "1m30s", checked at load), in seconds
-  if type(k.cleanup_resources_timeout) == "string" and k.cleanup_resources_timeout ~= "" then
-    kube.cleanup_resources_timeout = require("lunar.stages.drivers").duration(k.cleanup_resources_timeout)
-  end
+  kube.cleanup_resources_timeout = require("lunar.stages.drivers").duration(k.cleanup_resources_timeout)
   local short = variables.short_token(token)
   local system_id = cfg.system_id or ""
   local on = {}

@@ -28,7 +28,7 @@ local M = {}
 -- The parts of lunar that read settings, and the sources where each does.
 M.PARTS = {
   runner = { "lua/lunar/lifecycle.lua", "core/runner/*.c" },
-  client = { "lua/lunar/lifecycle.lua", "core/kube/*.c", "core/bind/*.c", "core/runner/*.c" },
+  client = { "core/kube/*.c", "core/bind/*.c", "core/runner/*.c" },
   pod = { "core/pod/*.c", "lua/lunar/render.lua" },
   stages = { "lua/lunar/stages.lua", "lua/lunar/stages/*.lua", "lua/lunar/variables.lua" },
   policies = { "lua/lunar/resolve.lua", "lua/lunar/render.lua" },
@@ -47,6 +47,7 @@ local function row(r)
   r.key, r.type = r[1], r[2]
   r[1], r[2] = nil, nil
   r.scope = section.scope
+  r.path = r.scope == "kubernetes" and ("kubernetes." .. r.key) or r.key -- as messages name it
   section.rows[#section.rows + 1] = r
 end
 
